@@ -1,0 +1,230 @@
+"""One run, end to end: inputs -> key -> targets -> model -> plan.
+
+The command line and the Python API both come through here, so a scenario file, command-line flags
+and a `[[variants]]` table all mean the same thing. Settings given on the command line override the
+scenario file; a variant overrides its scenario.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import apportion as apportionment
+from .errors import InputError
+from .keys import Formula, KeyResult, compute_key, resolve_formula, weight_column_formula
+from .model import Plan, Settings, Stage, plan as solve_plan, targets as fair_targets
+from .schema import (
+    ScenarioSettings,
+    check_cases_against_states,
+    load_cases,
+    load_states,
+    participants,
+    state_row,
+)
+
+DEFAULT_METHOD = "lp"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything one run produced, with what it was made from (for reports and provenance)."""
+
+    name: str
+    settings: ScenarioSettings
+    formula: Formula
+    method: str
+    states: pd.DataFrame  # the whole states table (after capacity overrides)
+    participants: pd.DataFrame
+    key: KeyResult
+    plan: Plan
+    inputs: dict[str, str]  # role -> path
+
+
+def merge(base: ScenarioSettings, override: ScenarioSettings) -> ScenarioSettings:
+    """`override`'s given (non-None) settings on top of `base`."""
+    given = override.model_dump(exclude_none=True, exclude={"variants", "name"})
+    return base.model_copy(update=given)
+
+
+def resolve_path(value: str | None, base_dir: Path | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    return path
+
+
+def sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _apply_capacity_overrides(states: pd.DataFrame, overrides: dict[str, int] | None) -> pd.DataFrame:
+    if not overrides:
+        return states
+    unknown = [c for c in overrides if c not in states.index]
+    if unknown:
+        raise InputError(f"capacity override for unknown state code(s) {', '.join(unknown)}")
+    out = states.copy()
+    out.attrs = dict(states.attrs)
+    if "capacity" not in out.columns:
+        out["capacity"] = np.nan
+    for code, value in overrides.items():
+        if value < 0:
+            raise InputError(f"capacity override for {code} is negative")
+        out.at[code, "capacity"] = float(value)
+    return out
+
+
+def choose_formula(settings: ScenarioSettings, base_dir: Path | None) -> Formula:
+    if settings.weight_column and settings.formula:
+        raise InputError("give either a formula or a weight column, not both")
+    if settings.weight_column:
+        return weight_column_formula(settings.weight_column)
+    if not settings.formula:
+        raise InputError("no formula given: use --formula NAME|FILE.toml or --weight-column COLUMN")
+    return resolve_formula(settings.formula, base_dir)
+
+
+def model_settings(settings: ScenarioSettings) -> Settings:
+    defaults = Settings()
+    return Settings(
+        links=settings.links or defaults.links,
+        objective=settings.objective or defaults.objective,
+        solver=settings.solver or defaults.solver,
+        time_limit=settings.time_limit,
+        gap=settings.gap if settings.gap is not None else defaults.gap,
+        require_all=bool(settings.require_all),
+        count_hosted=bool(settings.count_hosted),
+        need_weights=settings.need_weights,
+    )
+
+
+def key_for(settings: ScenarioSettings, base_dir: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, KeyResult]:
+    """Load the states, select participants and compute the key: (all states, participants, key)."""
+    states_path = resolve_path(settings.states, base_dir)
+    if states_path is None:
+        raise InputError("no states file given")
+    states = _apply_capacity_overrides(load_states(states_path), settings.capacity)
+    chosen = participants(states, settings.only, settings.exclude)
+    formula = choose_formula(settings, base_dir)
+    return states, chosen, compute_key(chosen, formula)
+
+
+def run(settings: ScenarioSettings, base_dir: Path | None = None, name: str = "plan", *, cases: pd.DataFrame | None = None, states: pd.DataFrame | None = None) -> RunResult:
+    """Run one scenario. `cases`/`states` may be passed pre-loaded (compare reuses them)."""
+    states_path = resolve_path(settings.states, base_dir)
+    cases_path = resolve_path(settings.cases, base_dir)
+    if states is None:
+        if states_path is None:
+            raise InputError("no states file given")
+        states = load_states(states_path)
+    states = _apply_capacity_overrides(states, settings.capacity)
+    chosen = participants(states, settings.only, settings.exclude)
+    formula = choose_formula(settings, base_dir)
+    key = compute_key(chosen, formula)
+    method = apportionment.canonical_method(settings.method or DEFAULT_METHOD)
+    solve_settings = model_settings(settings)
+
+    if cases is None and cases_path is not None:
+        cases = load_cases(cases_path)
+    if cases is not None and settings.total is not None:
+        raise InputError("give either a cases file or a total, not both")
+    if cases is None and settings.total is None:
+        raise InputError("nothing to place: give a cases file (--cases) or a total (--total)")
+
+    if cases is not None:
+        check_cases_against_states(cases, states)
+        if method != "lp":
+            raise InputError(f"method '{method}' applies to quota plans (--total); a case plan is always solved by the integer program")
+        result = solve_plan(chosen, key.shares, solve_settings, cases=cases)
+    elif method == "lp":
+        result = solve_plan(chosen, key.shares, solve_settings, total=settings.total)
+    else:
+        result = rule_plan(chosen, key.shares, int(settings.total), method, solve_settings)
+
+    inputs = {"states": str(states_path) if states_path else states.attrs.get("source", "")}
+    if cases_path is not None:
+        inputs["cases"] = str(cases_path)
+    return RunResult(
+        name=name,
+        settings=settings,
+        formula=formula,
+        method=method,
+        states=states,
+        participants=chosen,
+        key=key,
+        plan=result,
+        inputs=inputs,
+    )
+
+
+def rule_plan(states: pd.DataFrame, shares: pd.Series, total: int, method: str, settings: Settings) -> Plan:
+    """A quota plan by a closed-form apportionment method (Hamilton, a divisor method, quota)."""
+    hosted = states["hosted"] if settings.count_hosted and "hosted" in states.columns else None
+    if settings.count_hosted and hosted is None:
+        raise InputError(
+            "--count-hosted needs a 'hosted' column in the states file",
+            file=states.attrs.get("source"),
+            column="hosted",
+        )
+    target = fair_targets(shares, float(total), hosted)
+    capacity = states["capacity"].to_numpy(dtype=float) if "capacity" in states.columns else None
+    minimum = states["minimum"].to_numpy(dtype=float) if "minimum" in states.columns else None
+    weights = target.to_numpy() if target.sum() > 0 else shares.to_numpy()
+    result = apportionment.apportion(
+        weights, total, method, capacity=capacity, minimum=minimum, labels=list(states.index)
+    )
+    allocated = result.allocated.astype(np.int64)
+    cap = capacity if capacity is not None else np.full(len(states), np.nan)
+    table = pd.DataFrame(
+        {
+            "name": states["name"].to_numpy(),
+            "share": shares.to_numpy(),
+            "target": target.to_numpy(),
+            "allocated": allocated,
+            "burden": allocated.astype(float),
+            "cases": allocated,
+            "capacity": cap,
+            "minimum": minimum if minimum is not None else np.full(len(states), np.nan),
+            "deviation": allocated - target.to_numpy(),
+            "links_honoured": np.zeros(len(states), dtype=np.int64),
+            "at_capacity": ~np.isnan(cap) & (allocated >= np.nan_to_num(cap, nan=np.inf)),
+        },
+        index=pd.Index(list(states.index), name="code"),
+    )
+    deviation = float(np.abs(table["deviation"]).sum())
+    return Plan(
+        states=table,
+        cases=None,
+        status="exact",
+        gap=0.0,
+        stages=(Stage("total_deviation", deviation, "exact", 0.0, 0.0),),
+        solver=f"rule:{method}",
+        settings=settings,
+        times={},
+        counts={
+            "cases": total,
+            "persons": total,
+            "placed_persons": int(allocated.sum()),
+            "unplaced_persons": total - int(allocated.sum()),
+            "placed_cases": int(allocated.sum()),
+            "unplaced_cases": total - int(allocated.sum()),
+            "case_types": 1,
+            "cases_with_links": 0,
+            "links_honoured": 0,
+            "groups": 0,
+            "groups_kept_together": 0,
+            "cases_split": 0,
+        },
+        ties=tuple(t.description for t in result.ties),
+    )
