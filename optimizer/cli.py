@@ -1,0 +1,290 @@
+"""The `relocate` command: a thin shell over the pipeline; every command has a Python twin.
+
+Errors the user can fix end in one line on stderr and exit code 2 (bad input) or 3 (no solution),
+never a traceback. Set RELOCATE_DEBUG=1 to see one anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import InputError, RelocationError
+from .keys import PRESETS
+from .pipeline import key_for, merge, run
+from .schema import ScenarioSettings, load_scenario, split_codes
+
+app = typer.Typer(
+    name="relocate",
+    help="Share refugee relocation fairly among willing states: keys, quotas, family-level plans, reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+stdout = Console(highlight=False)
+stderr = Console(stderr=True, highlight=False)
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+# Options shared by several commands.
+FormulaOption = Annotated[
+    Optional[str], typer.Option("--formula", "-f", help="Preset name (see `relocate formulas`) or a formula .toml file.")
+]
+WeightColumnOption = Annotated[
+    Optional[str], typer.Option("--weight-column", help="Shares proportional to this numeric column instead of a formula.")
+]
+OnlyOption = Annotated[Optional[str], typer.Option("--only", help="Comma-separated codes: only these states take part.")]
+ExcludeOption = Annotated[Optional[str], typer.Option("--exclude", help="Comma-separated codes of states that do not take part.")]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+
+
+def _print_frame(frame: pd.DataFrame, fmt: OutputFormat, title: str | None = None, floats: dict[str, str] | None = None) -> None:
+    if fmt is OutputFormat.csv:
+        sys.stdout.write(frame.to_csv(index=False, lineterminator="\n", float_format="%.10g"))
+        return
+    if fmt is OutputFormat.json:
+        records = json.loads(frame.to_json(orient="records", double_precision=15))
+        sys.stdout.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+        return
+    floats = floats or {}
+    table = Table(title=title, title_justify="left")
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column])
+        table.add_column(str(column), justify="right" if numeric else "left")
+    for row in frame.itertuples(index=False):
+        cells = []
+        for column, value in zip(frame.columns, row):
+            if isinstance(value, float):
+                cells.append("" if pd.isna(value) else format(value, floats.get(column, ",.2f")))
+            elif isinstance(value, int) and not isinstance(value, bool):
+                cells.append(f"{value:,}")
+            else:
+                cells.append(str(value))
+        table.add_row(*cells)
+    stdout.print(table)
+
+
+@app.command()
+def formulas() -> None:
+    """List the preset distribution keys with their sources and caveats."""
+    for formula in PRESETS.values():
+        stdout.print(f"[bold]{formula.name}[/bold]: {formula.title}")
+        parts = []
+        for criterion in formula.criteria:
+            cap = f", capped at {criterion.cap.factor:g} x ({' + '.join(criterion.cap.of)})" if criterion.cap else ""
+            parts.append(f"{criterion.weight:.4g} x {criterion.direction} of {criterion.column}{cap}")
+        stdout.print(f"  criteria: {'; '.join(parts)}")
+        if any(c.cap for c in formula.criteria):
+            stdout.print(f"  remainder spread by: {formula.remainder} {formula.base_weights() if formula.remainder == 'base' else ''}")
+        stdout.print(f"  source: {formula.source}")
+        if formula.caveats:
+            stdout.print(f"  caveats: {formula.caveats}")
+        stdout.print("")
+
+
+@app.command()
+def key(
+    states: Annotated[Path, typer.Argument(help="States CSV.")],
+    formula: FormulaOption = None,
+    weight_column: WeightColumnOption = None,
+    only: OnlyOption = None,
+    exclude: ExcludeOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Print each participating state's share under a formula, and what each criterion contributed."""
+    settings = ScenarioSettings(
+        states=str(states), formula=formula, weight_column=weight_column, only=split_codes(only), exclude=split_codes(exclude)
+    )
+    all_states, chosen, result = key_for(settings)
+    frame = pd.DataFrame({"code": chosen.index, "name": chosen["name"].to_numpy(), "share": result.shares.to_numpy()})
+    for column in result.contributions.columns:
+        if column == "remainder" and not (result.contributions[column].abs() > 1e-15).any():
+            continue
+        frame[column] = result.contributions[column].to_numpy()
+    floats = {c: ".6f" for c in frame.columns}
+    _print_frame(frame, fmt, title=f"{result.formula.name}: {result.formula.title}", floats=floats)
+
+
+@app.command(name="apportion")
+def apportion_command(
+    states: Annotated[Path, typer.Argument(help="States CSV.")],
+    total: Annotated[int, typer.Option("--total", "-n", min=0, help="Persons to distribute.")],
+    formula: FormulaOption = None,
+    weight_column: WeightColumnOption = None,
+    method: Annotated[str, typer.Option("--method", "-m", help="lp, hamilton, jefferson (dhondt), webster (sainte-lague), huntington-hill, adams, dean, quota.")] = "lp",
+    only: OnlyOption = None,
+    exclude: ExcludeOption = None,
+    count_hosted: Annotated[bool, typer.Option("--count-hosted", help="Fair shares of total + already hosted, minus what each hosts.")] = False,
+    solver: Annotated[str, typer.Option("--solver", help="highs or cbc (method lp).")] = "highs",
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Whole-person quotas: each state's fair share of a total, rounded by a method, within capacities."""
+    if solver not in ("highs", "cbc"):
+        raise InputError(f"unknown solver '{solver}'; choose highs or cbc")
+    settings = ScenarioSettings(
+        states=str(states),
+        total=total,
+        formula=formula,
+        weight_column=weight_column,
+        method=method,
+        only=split_codes(only),
+        exclude=split_codes(exclude),
+        count_hosted=count_hosted,
+        solver=solver,
+    )
+    result = run(settings)
+    plan = result.plan
+    table = plan.states.reset_index()
+    frame = table[["code", "name", "share", "target", "allocated", "deviation"]]
+    floats = {"share": ".6f", "target": ",.3f", "deviation": "+,.3f"}
+    _print_frame(frame, fmt, title=f"{result.formula.name}, {result.method}, total {total:,} ({plan.status})", floats=floats)
+    for tie in plan.ties:
+        stderr.print(f"tie: {tie}")
+
+
+def _scenario_settings(
+    scenario: Path | None,
+    cli: ScenarioSettings,
+) -> tuple[ScenarioSettings, Path | None, list]:
+    if scenario is None:
+        return cli, None, []
+    loaded, base_dir = load_scenario(scenario)
+    # Paths given on the command line are relative to the working directory, not the scenario.
+    merged = merge(ScenarioSettings.model_validate(loaded.model_dump(exclude={"variants"})), cli)
+    if cli.states:
+        merged = merged.model_copy(update={"states": str(Path(cli.states).resolve())})
+    if cli.cases:
+        merged = merged.model_copy(update={"cases": str(Path(cli.cases).resolve())})
+    return merged, base_dir, loaded.variants
+
+
+@app.command()
+def solve(
+    scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML (optional: flags can say it all).")] = None,
+    states: Annotated[Optional[Path], typer.Option("--states", help="States CSV.")] = None,
+    cases: Annotated[Optional[Path], typer.Option("--cases", help="Cases CSV (family cases to place).")] = None,
+    total: Annotated[Optional[int], typer.Option("--total", min=0, help="Quota plan: persons to place, instead of a case list.")] = None,
+    formula: FormulaOption = None,
+    weight_column: WeightColumnOption = None,
+    only: OnlyOption = None,
+    exclude: ExcludeOption = None,
+    links: Annotated[Optional[str], typer.Option("--links", help="hard, soft (default) or off.")] = None,
+    objective: Annotated[Optional[str], typer.Option("--objective", help="deviation (default) or minimax.")] = None,
+    solver: Annotated[Optional[str], typer.Option("--solver", help="highs (default) or cbc.")] = None,
+    time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="Seconds for the solver, all stages together.")] = None,
+    gap: Annotated[Optional[float], typer.Option("--gap", help="Relative MIP gap counted as optimal (default 1e-6).")] = None,
+    require_all: Annotated[Optional[bool], typer.Option("--require-all/--allow-unplaced", help="Fail (exit 3) unless every case is placed.")] = None,
+    count_hosted: Annotated[Optional[bool], typer.Option("--count-hosted/--no-count-hosted", help="Targets count persons already hosted.")] = None,
+    method: Annotated[Optional[str], typer.Option("--method", "-m", help="Quota plans only: rounding method (default lp).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (written only when the solve succeeds).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
+    report: Annotated[Optional[str], typer.Option("--report", help="Comma-separated report formats: html,md,xlsx,json,charts or none (default: all).")] = None,
+) -> None:
+    """Solve a plan: place family cases (or a quota total) in willing states, never splitting a family."""
+    cli = ScenarioSettings(
+        states=str(states) if states else None,
+        cases=str(cases) if cases else None,
+        total=total,
+        formula=formula,
+        weight_column=weight_column,
+        only=split_codes(only) or None,
+        exclude=split_codes(exclude) or None,
+        links=links,
+        objective=objective,
+        solver=solver,
+        time_limit=time_limit,
+        gap=gap,
+        require_all=require_all,
+        count_hosted=count_hosted,
+        method=method,
+    )
+    settings, base_dir, _ = _scenario_settings(scenario, cli)
+    if out is None:
+        raise InputError("--out DIR is required: the folder to write the plan into")
+    from .report import staged_output, write_plan_files
+
+    _check_out(out, force)
+    result = run(settings, base_dir, name=(settings.title or (scenario.stem if scenario else "plan")))
+    with staged_output(out, force=force) as folder:
+        write_plan_files(result, folder)
+        _write_reports(result, folder, report)
+    _summarise(result, out)
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse a non-empty output folder before solving, not after."""
+    if out.exists() and not out.is_dir():
+        raise InputError("output path exists and is not a folder", file=out)
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise InputError("output folder is not empty; use --force to replace it", file=out)
+
+
+def _write_reports(result, folder: Path, report: str | None) -> None:
+    """Reports beyond the plan files; filled in by the report module when available."""
+    try:
+        from .report import write_reports
+    except ImportError:
+        return
+    write_reports([result], folder, formats=report)
+
+
+def _summarise(result, out: Path) -> None:
+    plan = result.plan
+    counts = plan.counts
+    gap = "" if plan.status in ("optimal", "exact") else f", gap {plan.gap if plan.gap is not None else 'unknown'}"
+    stderr.print(
+        f"{plan.status}{gap}: placed {counts['placed_persons']:,} of {counts['persons']:,} persons "
+        f"({counts['placed_cases']:,} of {counts['cases']:,} cases) in {len(plan.states)} states; "
+        f"total deviation {plan.states['deviation'].abs().sum():,.2f}; written to {out}"
+    )
+    for tie in plan.ties:
+        stderr.print(f"tie: {tie}")
+
+
+def main() -> None:
+    """Entry point: run the app, turning our errors into one line and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except RelocationError as err:
+        if os.environ.get("RELOCATE_DEBUG"):
+            raise
+        stderr.print(f"relocate: error: {err}", markup=False, soft_wrap=True)
+        sys.exit(err.exit_code)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        stderr.print("relocate: aborted", markup=False)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        stderr.print("relocate: interrupted; no output written", markup=False)
+        sys.exit(130)
+    except Exception as err:  # the promise is: never a traceback
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        if os.environ.get("RELOCATE_DEBUG"):
+            raise
+        stderr.print(
+            f"relocate: internal error ({type(err).__name__}: {err}); please report it with the inputs "
+            "(RELOCATE_DEBUG=1 shows the traceback)",
+            markup=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
