@@ -271,12 +271,32 @@ def targets(shares: pd.Series, total_burden: float, hosted: pd.Series | None = N
 # Solving
 
 
+class _HiGHSWarm(pulp.HiGHS):
+    """PuLP's HiGHS bridge, handing the variables' current values to HiGHS as a starting solution.
+
+    PuLP 3.3 passes a start only to the HiGHS command-line bridge; the in-process one ignores it.
+    A good start matters here: the envelope cuts make the root bound tight, so an incumbent that
+    meets it ends the search at the root instead of after seconds of primal heuristics.
+    """
+
+    def callSolver(self, lp):  # noqa: N802 (PuLP's name)
+        import highspy
+
+        values = [var.varValue if var.varValue is not None else 0.0 for var in lp.variables()]
+        if any(values):
+            solution = highspy.HighsSolution()
+            solution.col_value = values
+            solution.value_valid = True
+            lp.solverModel.setSolution(solution)
+        lp.solverModel.run()
+
+
 def _solver(settings: Settings, time_left: float | None) -> pulp.LpSolver:
     limit = None if time_left is None else max(time_left, 0.01)
     if settings.solver == "highs":
-        return pulp.HiGHS(msg=False, gapRel=settings.gap, timeLimit=limit, threads=1)
+        return _HiGHSWarm(msg=False, gapRel=settings.gap, timeLimit=limit, threads=1)
     if settings.solver == "cbc":
-        return pulp.PULP_CBC_CMD(msg=False, gapRel=settings.gap, timeLimit=limit)
+        return pulp.PULP_CBC_CMD(msg=False, gapRel=settings.gap, timeLimit=limit, warmStart=True)
     raise InputError(f"unknown solver '{settings.solver}'; choose highs or cbc")
 
 
@@ -354,7 +374,7 @@ def solve(
         row = []
         cat = pulp.LpBinary if types.count[t] == 1 else pulp.LpInteger
         for k, s in enumerate(types.allowed[t]):
-            var = pulp.LpVariable(f"x_{t}_{s}", 0, int(types.count[t]), cat)
+            var = prob.add_variable(f"x_{t}_{s}", 0, int(types.count[t]), cat)
             row.append(var)
             per_state_persons[s].append((var, float(types.persons[t])))
             per_state_burden[s].append((var, float(types.burden[t])))
@@ -390,14 +410,22 @@ def solve(
             return None
         return settings.time_limit - sum(st.seconds for st in stages)
 
+    unit = burden_unit(types.burden)
     # Stage 1: place as many persons as capacity allows. Tried first as a constraint (everyone
     # placed), which is the common case and saves a solve; only if that fails is it optimised.
-    deviation = [pulp.LpVariable(f"d_{s}", 0) for s in range(n_states)]
+    deviation = [prob.add_variable(f"d_{s}", 0) for s in range(n_states)]
     burden_s = [pulp.LpAffineExpression(per_state_burden[s]) for s in range(n_states)]
     for s in range(n_states):
         prob += deviation[s] >= burden_s[s] - float(target.iloc[s]), f"over_{s}"
         prob += deviation[s] >= float(target.iloc[s]) - burden_s[s], f"under_{s}"
+        envelope = _integer_envelope(float(target.iloc[s]), unit)
+        if envelope is not None:
+            intercept, slope = envelope
+            prob += deviation[s] >= intercept + slope * burden_s[s], f"envelope_{s}"
     total_deviation = pulp.lpSum(deviation)
+
+    start = greedy_start(types, capacity, {n: _column(states, CAPACITY_PREFIX + n) for n in types.need_persons}, target.to_numpy())
+    _set_start(x, types, start, deviation, burden_s_values=(start * types.burden[:, None]).sum(axis=0), target=target.to_numpy())
 
     everyone = placed >= total_persons
     prob += everyone, "everyone_placed"
@@ -406,7 +434,7 @@ def solve(
         first = _run(prob, settings, remaining(), "total_deviation")
         stages.append(Stage("persons_placed", float(total_persons), "optimal", 0.0, 0.0))
     except _Infeasible:
-        del prob.constraints["everyone_placed"]
+        prob.get_constraint_by_name("everyone_placed").changeRHS(0)
         if settings.require_all:
             raise InfeasibleError(explain_infeasible(states, types)) from None
         prob.sense = pulp.LpMaximize
@@ -425,7 +453,7 @@ def solve(
 
     if settings.objective == "minimax":
         # Largest relative deviation |burden_s - target_s| / target_s (per person where target is 0).
-        worst = pulp.LpVariable("worst_relative_deviation", 0)
+        worst = prob.add_variable("worst_relative_deviation", 0)
         for s in range(n_states):
             scale = float(target.iloc[s]) if target.iloc[s] > 0 else 1.0
             prob += worst * scale >= burden_s[s] - float(target.iloc[s]), f"rel_over_{s}"
@@ -439,10 +467,17 @@ def solve(
     stages.append(first)
 
     if settings.links == "soft" and honour_terms:
-        _fix(prob, total_deviation, first.objective, "min", "deviation_fixed")
-        prob.sense = pulp.LpMaximize
-        prob.setObjective(pulp.LpAffineExpression(honour_terms))
-        stages.append(_run(prob, settings, remaining(), "links_honoured"))
+        honour = pulp.LpAffineExpression(honour_terms)
+        most = sum(int(types.count[t]) * int(h.max()) for t, h in enumerate(types.honour) if len(h))
+        achieved = pulp.value(honour) or 0.0
+        if achieved >= most - 1e-9:
+            # Every link that any participating state could honour is honoured: optimal as it is.
+            stages.append(Stage("links_honoured", float(achieved), "optimal", 0.0, 0.0))
+        else:
+            _fix(prob, total_deviation, first.objective, "min", "deviation_fixed")
+            prob.sense = pulp.LpMaximize
+            prob.setObjective(honour)
+            stages.append(_run(prob, settings, remaining(), "links_honoured"))
 
     counts = np.zeros((len(types.count), n_states), dtype=np.int64)
     for t, row in enumerate(x):
@@ -451,6 +486,228 @@ def solve(
             counts[t, types.allowed[t][k]] = int(round(value)) if value is not None else 0
     times = {"build": build_seconds, "solve": sum(st.seconds for st in stages)}
     return counts, tuple(stages), target, times
+
+
+class _Packing:
+    """A plan under construction for the warm start: counts per (type, state) and running totals."""
+
+    def __init__(self, types: CaseTypes, capacity: np.ndarray, need_capacity: dict[str, np.ndarray], target: np.ndarray):
+        self.types = types
+        self.target = target
+        n_types, n_states = len(types.count), len(target)
+        self.cap = np.where(np.isnan(capacity), np.inf, capacity)
+        self.need_cap = {n: np.where(np.isnan(a), np.inf, a) for n, a in need_capacity.items()}
+        self.need_of = {n: q for n, q in types.need_persons.items() if n in self.need_cap}
+        self.counts = np.zeros((n_types, n_states), dtype=np.int64)
+        self.burden = np.zeros(n_states)
+        self.persons = np.zeros(n_states)
+        self.need_used = {n: np.zeros(n_states) for n in self.need_of}
+        self.allowed_mask = np.zeros((n_types, n_states), dtype=bool)
+        self.honour = np.zeros((n_types, n_states), dtype=np.int64)
+        for t in range(n_types):
+            self.allowed_mask[t, types.allowed[t]] = True
+            self.honour[t, types.allowed[t]] = types.honour[t]
+
+    def deviation_change(self, states: np.ndarray, delta: np.ndarray | float) -> np.ndarray:
+        b, t = self.burden[states], self.target[states]
+        return np.abs(b + delta - t) - np.abs(b - t)
+
+    def room(self, t: int, states: np.ndarray, leaving: int | None = None) -> np.ndarray:
+        """Can one unit of type t enter `states` (while a unit of type `leaving` goes out)?"""
+        p_out = self.types.persons[leaving] if leaving is not None else 0
+        ok = self.persons[states] + self.types.persons[t] - p_out <= self.cap[states]
+        for n, q in self.need_of.items():
+            q_out = q[leaving] if leaving is not None else 0
+            if q[t] > q_out:
+                ok &= self.need_used[n][states] + q[t] - q_out <= self.need_cap[n][states]
+        return ok
+
+    def move(self, t: int, source: int | None, dest: int | None) -> None:
+        for s, sign in ((source, -1), (dest, 1)):
+            if s is None:
+                continue
+            self.counts[t, s] += sign
+            self.burden[s] += sign * self.types.burden[t]
+            self.persons[s] += sign * self.types.persons[t]
+            for n, q in self.need_of.items():
+                self.need_used[n][s] += sign * q[t]
+
+    def fill(self, order: np.ndarray) -> None:
+        """Each unit to the allowed state with room where it lowers the deviation most (ties: a
+        family link, then the largest deficit)."""
+        for t in order:
+            allowed = self.types.allowed[t]
+            for _ in range(int(self.types.count[t])):
+                ok = self.room(t, allowed)
+                if not ok.any():
+                    break
+                states = allowed[ok]
+                gains = self.deviation_change(states, self.types.burden[t])
+                # A linked family goes to a linked state while that state still has a deficit.
+                linked = (self.honour[t, states] > 0) & (gains < 0)
+                if linked.any():
+                    states, gains = states[linked], gains[linked]
+                deficit = self.target[states] - self.burden[states]
+                best = np.lexsort((-deficit, -self.honour[t, states], gains))[0]
+                self.move(t, None, int(states[best]))
+
+    def single_moves(self, order: np.ndarray) -> bool:
+        improved = False
+        for t in order:
+            allowed = self.types.allowed[t]
+            w = self.types.burden[t]
+            for source in allowed[self.counts[t, allowed] > 0]:
+                ok = self.room(t, allowed) & (allowed != source)
+                if not ok.any():
+                    continue
+                states = allowed[ok]
+                gains = self.deviation_change(states, w) + self.deviation_change(np.array([source]), -w)[0]
+                best = int(np.argmin(gains))
+                if gains[best] < -1e-9:
+                    self.move(t, int(source), int(states[best]))
+                    improved = True
+        return improved
+
+    def swaps(self) -> bool:
+        """Exchange a unit of type a in s with a unit of type b in s2, for every pair of burden
+        classes: what single moves cannot do when capacities are full (persons != burden)."""
+        types = self.types
+        classes: dict[tuple[int, float], list[int]] = {}
+        for t in range(len(types.count)):
+            classes.setdefault((int(types.persons[t]), float(types.burden[t])), []).append(t)
+        keys = sorted(classes)
+        improved = False
+        for i, key_a in enumerate(keys):
+            for key_b in keys[i + 1 :]:
+                w_a, w_b = key_a[1], key_b[1]
+                if w_a == w_b:
+                    continue
+                for _ in range(1000):
+                    a_at = self.counts[classes[key_a]].sum(axis=0) > 0
+                    b_at = self.counts[classes[key_b]].sum(axis=0) > 0
+                    if not a_at.any() or not b_at.any():
+                        break
+                    every = np.arange(len(self.target))
+                    gain = self.deviation_change(every, w_b - w_a)[:, None] + self.deviation_change(every, w_a - w_b)[None, :]
+                    gain[~a_at, :] = np.inf
+                    gain[:, ~b_at] = np.inf
+                    np.fill_diagonal(gain, np.inf)
+                    done = False
+                    for flat in np.argsort(gain, axis=None)[:50]:
+                        s, s2 = divmod(int(flat), len(self.target))
+                        if gain[s, s2] >= -1e-9:
+                            break
+                        pair = self._swap_pair(classes[key_a], classes[key_b], s, s2)
+                        if pair is not None:
+                            a, b = pair
+                            self.move(a, s, s2)
+                            self.move(b, s2, s)
+                            improved = done = True
+                            break
+                    if not done:
+                        break
+        return improved
+
+    def _swap_pair(self, class_a: list[int], class_b: list[int], s: int, s2: int) -> tuple[int, int] | None:
+        for a in class_a:
+            if self.counts[a, s] == 0 or not self.allowed_mask[a, s2]:
+                continue
+            for b in class_b:
+                if self.counts[b, s2] == 0 or not self.allowed_mask[b, s]:
+                    continue
+                if self.room(a, np.array([s2]), leaving=b)[0] and self.room(b, np.array([s]), leaving=a)[0]:
+                    return a, b
+        return None
+
+    def honour_links(self) -> None:
+        """Trade places between interchangeable units (same persons, burden and needs) so that a
+        unit with a family link sits in a linked state: the deviation does not change."""
+        types = self.types
+        linked = [t for t in range(len(types.count)) if self.honour[t].any()]
+        for a in linked:
+            for s in np.flatnonzero(self.counts[a] > 0):
+                for s2 in np.flatnonzero(self.honour[a] > self.honour[a, s]):
+                    while self.counts[a, s] > 0:
+                        partner = self._link_partner(a, s, s2)
+                        if partner is None:
+                            break
+                        self.move(a, s, s2)
+                        self.move(partner, s2, s)
+
+    def _link_partner(self, a: int, s: int, s2: int) -> int | None:
+        types = self.types
+        for b in np.flatnonzero(self.counts[:, s2] > 0):
+            if b == a or types.persons[b] != types.persons[a] or types.burden[b] != types.burden[a]:
+                continue
+            if not self.allowed_mask[b, s]:
+                continue
+            if any(q[a] != q[b] for q in self.need_of.values()):
+                continue
+            if self.honour[a, s2] + self.honour[b, s] > self.honour[a, s] + self.honour[b, s2]:
+                return int(b)
+        return None
+
+
+def greedy_start(types: CaseTypes, capacity: np.ndarray, need_capacity: dict[str, np.ndarray], target: np.ndarray) -> np.ndarray:
+    """A good plan fast, to start the solver from (never reported as such).
+
+    Largest units first, each where it most lowers the deviation; then single moves and pairwise
+    exchanges while any lowers the total deviation; then exchanges that honour family links at no
+    cost. The solver still proves (or improves) it: this only saves the search for a first plan.
+    """
+    packing = _Packing(types, capacity, need_capacity, target)
+    # Linked families first (so they find room in their linked states), then the largest first.
+    linked_type = np.array([h.any() for h in types.honour], dtype=bool) if len(types.count) else np.zeros(0, bool)
+    order = np.lexsort((-types.burden, -types.persons, ~linked_type))
+    packing.fill(order)
+    for _ in range(20):
+        moved = packing.single_moves(order)
+        swapped = packing.swaps()
+        if not (moved or swapped):
+            break
+    packing.honour_links()
+    return packing.counts
+
+
+def _set_start(x, types: CaseTypes, counts: np.ndarray, deviation, burden_s_values: np.ndarray, target: np.ndarray) -> None:
+    for t, row in enumerate(x):
+        for k, var in enumerate(row):
+            var.setInitialValue(int(counts[t, types.allowed[t][k]]))
+    for s, var in enumerate(deviation):
+        var.setInitialValue(abs(burden_s_values[s] - target[s]))
+
+
+def burden_unit(burden: np.ndarray) -> float | None:
+    """The largest u such that every burden is a whole multiple of u (1 for whole persons, 0.5 for
+    half units, ...), or None when the weights have no small common unit."""
+    from fractions import Fraction
+
+    unit = Fraction(0)
+    for value in np.unique(burden):
+        fraction = Fraction(float(value)).limit_denominator(1000)
+        if abs(float(fraction) - float(value)) > 1e-12 * max(1.0, abs(float(value))):
+            return None
+        unit = Fraction(math.gcd(unit.numerator * fraction.denominator, fraction.numerator * unit.denominator), unit.denominator * fraction.denominator) if unit else fraction
+    return float(unit) if unit > 0 else None
+
+
+def _integer_envelope(target: float, unit: float | None) -> tuple[float, float] | None:
+    """The tight lower bound of |B - target| between the two whole multiples of `unit` around it.
+
+    B takes only values k x unit, so |B - T| lies on or above the chord joining its values at the
+    multiples just below and above T. Adding that chord as a cut makes the LP relaxation see the
+    integer rounding loss (DOMAIN.md section 6's lower bound), which is what lets the solver prove
+    optimality quickly instead of branching over symmetric plans.
+    """
+    if unit is None:
+        return None
+    low = math.floor(target / unit + 1e-12) * unit
+    high = low + unit
+    below, above = target - low, high - target
+    if below < 1e-12 or above < 1e-12:
+        return None
+    slope = (above - below) / unit  # from (low, below) to (high, above)
+    return below - slope * low, slope
 
 
 def _column(states: pd.DataFrame, column: str) -> np.ndarray:
@@ -494,6 +751,13 @@ def explain_infeasible(states: pd.DataFrame, types: CaseTypes) -> str:
         column = CAPACITY_PREFIX + need
         if column in states.columns:
             cap = _column(states, column)
+            for t in np.flatnonzero(q):
+                allowed_caps = cap[types.allowed[t]]
+                if len(allowed_caps) and not np.isnan(allowed_caps).any() and q[t] > allowed_caps.max():
+                    reasons.append(
+                        f"need '{need}': a family of {q[t]} persons needing it exceeds {column} of every "
+                        f"state it may go to (largest {int(allowed_caps.max())})"
+                    )
             if not np.isnan(cap).any():
                 demand = int((q * types.count).sum())
                 if demand > cap.sum():
