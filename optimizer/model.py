@@ -1,12 +1,17 @@
 """The placement model: an integer program that places family cases in participating states.
 
 Cases are never split: a case (and a `group` of cases, an extended family) goes whole to one state
-or stays unplaced. Interchangeable units, those with the same size, needs, links, exclusions and
-weight, are aggregated into one integer variable per (type, state) counting how many of them go
-there; case ids are handed out afterwards, deterministically. This keeps the model a few thousand
-variables for a million people, where one binary per case and state would not solve at all
-(DOMAIN.md section 6). Quota mode (a total, no case list) is the same model with a single type of
-one-person case.
+or stays unplaced. Interchangeable units, those with the same size, needs, exclusions and weight,
+are aggregated into one integer variable per (type, state) counting how many of them go there;
+units with family links are counted a second time, per linked state, to know how many links are
+honoured (see `CaseTypes`). Case ids are handed out afterwards, deterministically. This keeps the
+model a few thousand variables for a million people, where one binary per case and state does not
+solve at all (DOMAIN.md section 6). Quota mode (a total, no case list) is the same model with a
+single type of one-person case.
+
+Two things make the solver fast and its answers proven: cuts that give the LP relaxation the exact
+integer rounding loss of each state (`_integer_envelope`), so the root bound is tight, and a greedy
+warm start (`warmstart.py`) that usually meets that bound, so the search ends at the root.
 
 Objectives are lexicographic and solved in sequence, each stage fixing the optimum of the one
 before: (1) place as many persons as capacity allows; (2) minimise the total absolute deviation
@@ -28,6 +33,7 @@ import pulp
 
 from .errors import InfeasibleError, InputError
 from .schema import CAPACITY_PREFIX, case_weights
+from .warmstart import warm_start
 
 LinksMode = Literal["hard", "soft", "off"]
 Objective = Literal["deviation", "minimax"]
@@ -97,133 +103,164 @@ class Plan:
 
 @dataclass(frozen=True)
 class CaseTypes:
-    """Interchangeable units aggregated.
+    """Interchangeable units, aggregated.
 
-    A unit is a case, or all cases of one `group`. Arrays are per type; `members` lists, per type,
-    the case row positions of each unit (in input order) for the deterministic hand-out later.
+    A unit is a case, or all cases of one `group`. Units with the same persons, burden, needs and
+    allowed states form a *base type*: the model counts how many of each go to each state. A
+    family link does not change where a unit may go, only whether it is honoured there, so a unit
+    with soft links belongs to its base type too and, in addition, to a *link class* (base type +
+    links); the model counts separately how many of a link class sit in its linked states. A linked
+    unit placed elsewhere is exactly a plain unit of its base type: nothing is lost by pooling.
+
+    Unit bookkeeping (for handing out case ids afterwards) is kept as arrays: `unit_base` and
+    `unit_link` per unit, and the member cases of unit u at `unit_members[unit_offsets[u]:unit_offsets[u+1]]`.
     """
 
-    count: np.ndarray  # units of this type
+    count: np.ndarray  # units per base type
     persons: np.ndarray  # persons per unit
     burden: np.ndarray  # burden units per unit
     cases_per_unit: np.ndarray
-    need_persons: dict[str, np.ndarray]  # need -> persons needing it per unit
-    allowed: list[np.ndarray]  # per type: participant positions the unit may go to
-    honour: list[np.ndarray]  # per type: cases honoured per allowed state (aligned with allowed)
-    has_links: np.ndarray  # per type: number of cases in the unit that have links
-    no_state_reason: list[str]  # per type: '' or why no state is allowed
-    units: list[list[np.ndarray]]  # per type: list of units, each an array of case positions
+    need_persons: dict[str, np.ndarray]  # need -> persons needing it, per unit
+    allowed: list[np.ndarray]  # per base type: participant positions it may go to
+    no_state_reason: list[str]  # per base type: '' or why no state is allowed
+    link_base: np.ndarray  # per link class: its base type
+    link_count: np.ndarray  # per link class: units
+    link_states: list[np.ndarray]  # per link class: linked participant positions (allowed ones)
+    link_honour: list[np.ndarray]  # per link class: cases honoured per unit at each linked state
+    unit_base: np.ndarray | None = None
+    unit_link: np.ndarray | None = None
+    unit_of_case: np.ndarray | None = None
+    unit_members: np.ndarray | None = None
+    unit_offsets: np.ndarray | None = None
+
+    @property
+    def n_types(self) -> int:
+        return len(self.count)
 
 
 def _split(cell: str) -> list[str]:
     return cell.split(";") if cell else []
 
 
+def _units(group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cases -> units: (unit of each case, first case of each unit, members in unit order, offsets)."""
+    n = len(group)
+    anchor = np.arange(n)
+    grouped = np.flatnonzero(group != "")
+    if len(grouped):
+        codes, _ = pd.factorize(pd.Series(group[grouped], dtype=object), sort=False)
+        first = np.full(codes.max() + 1, n, dtype=np.int64)
+        np.minimum.at(first, codes, grouped)
+        anchor[grouped] = first[codes]
+    unit_of_case, firsts = pd.factorize(anchor, sort=False)
+    firsts = np.asarray(firsts, dtype=np.int64)
+    members = np.argsort(unit_of_case, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(unit_of_case, minlength=len(firsts)))])
+    return unit_of_case, firsts, members, offsets
+
+
 def build_types(cases: pd.DataFrame, codes: list[str], settings: Settings) -> CaseTypes:
-    """Aggregate the case list into interchangeable types."""
+    """Aggregate the case list into base types and link classes."""
     weights = case_weights(cases, settings.need_weights)
     size = cases["size"].to_numpy(dtype=np.int64)
     needs = cases["needs"].to_numpy(dtype=object)
     links = cases["links"].to_numpy(dtype=object)
     excluded = cases["excluded"].to_numpy(dtype=object)
     group = cases["group"].to_numpy(dtype=object)
-    if settings.links == "off":
-        links_for_model = np.full(len(cases), "", dtype=object)
-    else:
-        links_for_model = links
+    hard = settings.links == "hard"
+    soft = settings.links == "soft"
 
-    # A case's signature: everything that makes two cases interchangeable for the model.
-    frame = pd.DataFrame(
-        {"size": size, "needs": needs, "links": links_for_model, "excluded": excluded, "weight": weights}
-    )
-    case_sig_id = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
+    # What makes two cases interchangeable for capacities and allowed states (links only when hard).
+    signature = {"size": size, "needs": needs, "excluded": excluded, "weight": weights}
+    if hard:
+        signature["links"] = links
+    case_base = pd.DataFrame(signature).groupby(list(signature), sort=False, dropna=False).ngroup().to_numpy()
 
-    grouped = group != ""
-    unit_sig = case_sig_id.astype(object)
-    unit_key = np.arange(len(cases)).astype(object)
-    if grouped.any():
-        positions = np.flatnonzero(grouped)
-        by_group: dict[str, list[int]] = {}
-        for pos in positions:
-            by_group.setdefault(group[pos], []).append(int(pos))
-        for gid, members in by_group.items():
-            signature = "g" + "+".join(str(s) for s in sorted(case_sig_id[members]))
-            for pos in members:
-                unit_sig[pos] = signature
-                unit_key[pos] = "g:" + gid
-    # One row per unit (first case of each unit), in input order.
-    unit_codes, unit_first = pd.factorize(pd.Series(unit_key), sort=False)
-    n_units = len(unit_first)
-    first_pos = np.full(n_units, -1)
-    seen = np.zeros(n_units, dtype=bool)
-    order = np.arange(len(cases))
-    # first position of each unit
-    _, first_index = np.unique(unit_codes, return_index=True)
-    first_pos = order[first_index]
-    unit_type, _ = pd.factorize(pd.Series(unit_sig[first_pos]), sort=False)
-    del seen
-
-    # Members per unit (in input order).
-    if grouped.any():
-        sort = np.argsort(unit_codes, kind="stable")
-        boundaries = np.flatnonzero(np.diff(unit_codes[sort])) + 1
-        unit_members = np.split(sort, boundaries)
-    else:
-        unit_members = [np.array([i]) for i in range(len(cases))]
-
-    n_types = int(unit_type.max()) + 1 if n_units else 0
-    type_units: list[list[np.ndarray]] = [[] for _ in range(n_types)]
-    for u in range(n_units):
-        type_units[unit_type[u]].append(unit_members[u])
+    unit_of_case, firsts, members, offsets = _units(group)
+    sizes = np.diff(offsets)
+    base_key = case_base[firsts].astype(object)
+    link_key = (links[firsts] if soft else np.full(len(firsts), "", dtype=object)).astype(object)
+    for u in np.flatnonzero(sizes > 1):
+        m = members[offsets[u] : offsets[u + 1]]
+        base_key[u] = "g" + ",".join(str(b) for b in sorted(case_base[m]))
+        if soft:
+            pairs = sorted((int(case_base[i]), links[i]) for i in m)
+            link_key[u] = "|".join(f"{b}:{l}" for b, l in pairs) if any(l for _, l in pairs) else ""
+    unit_base, base_first = pd.factorize(pd.Series(base_key, dtype=object), sort=False)
+    unit_base = unit_base.astype(np.int64)
+    n_types = len(base_first)
+    first_unit = np.unique(unit_base, return_index=True)[1]
 
     code_pos = {code: i for i, code in enumerate(codes)}
-    all_states = np.arange(len(codes))
+    n_states = len(codes)
     need_names = sorted({n for cell in set(needs) for n in _split(cell)})
-    count = np.zeros(n_types, dtype=np.int64)
+    count = np.bincount(unit_base, minlength=n_types).astype(np.int64)
     persons = np.zeros(n_types, dtype=np.int64)
     burden = np.zeros(n_types)
     cases_per_unit = np.zeros(n_types, dtype=np.int64)
     need_persons = {n: np.zeros(n_types, dtype=np.int64) for n in need_names}
-    has_links = np.zeros(n_types, dtype=np.int64)
-    allowed, honour, reasons = [], [], []
+    allowed, reasons = [], []
     for t in range(n_types):
-        members = type_units[t][0]
-        count[t] = len(type_units[t])
-        persons[t] = size[members].sum()
-        burden[t] = weights[members].sum()
-        cases_per_unit[t] = len(members)
-        for m in members:
-            for n in _split(needs[m]):
-                need_persons[n][t] += size[m]
-        mask = np.ones(len(codes), dtype=bool)
+        u = first_unit[t]
+        m = members[offsets[u] : offsets[u + 1]]
+        persons[t] = size[m].sum()
+        burden[t] = weights[m].sum()
+        cases_per_unit[t] = len(m)
+        mask = np.ones(n_states, dtype=bool)
         reason = ""
-        for m in members:
-            for code in _split(excluded[m]):
+        for i in m:
+            for n in _split(needs[i]):
+                need_persons[n][t] += size[i]
+            for code in _split(excluded[i]):
                 if code in code_pos:
                     mask[code_pos[code]] = False
         if not mask.any():
             reason = "excluded from every participating state"
-        honour_count = np.zeros(len(codes), dtype=np.int64)
-        for m in members:
-            linked = [code_pos[c] for c in _split(links_for_model[m]) if c in code_pos]
-            if _split(links_for_model[m]):
-                has_links[t] += 1
-                if settings.links == "hard":
-                    hard = np.zeros(len(codes), dtype=bool)
-                    hard[linked] = True
-                    mask &= hard
-                    if not mask.any() and not reason:
-                        reason = (
-                            "hard family links to states that do not take part or conflict"
-                            if len(members) == 1
-                            else "group members' hard links have no common participating state"
-                        )
-            honour_count[linked] += 1
+        if hard:
+            for i in m:
+                if links[i]:
+                    linked = np.zeros(n_states, dtype=bool)
+                    linked[[code_pos[c] for c in _split(links[i]) if c in code_pos]] = True
+                    mask &= linked
+            if not mask.any() and not reason:
+                reason = (
+                    "hard family links only to states that do not take part"
+                    if len(m) == 1
+                    else "group members' hard links have no common participating state"
+                )
         if not mask.any() and not reason:
             reason = "no participating state allowed"
-        allowed.append(all_states[mask])
-        honour.append(honour_count[mask])
+        allowed.append(np.flatnonzero(mask))
         reasons.append(reason)
+
+    # Link classes: units of one base type with the same links, honourable in some allowed state.
+    unit_link = np.full(len(firsts), -1, dtype=np.int64)
+    link_base, link_states, link_honour = [], [], []
+    has_link = np.flatnonzero(link_key != "")
+    if len(has_link):
+        keys = pd.Series(unit_base[has_link].astype(str), dtype=object) + "#" + pd.Series(link_key[has_link], dtype=object)
+        classes, class_first = pd.factorize(keys, sort=False)
+        class_unit = has_link[np.unique(classes, return_index=True)[1]]
+        kept = np.full(len(class_first), -1, dtype=np.int64)
+        for c in range(len(class_first)):
+            u = class_unit[c]
+            t = unit_base[u]
+            honour = np.zeros(n_states, dtype=np.int64)
+            for i in members[offsets[u] : offsets[u + 1]]:
+                for code in _split(links[i]):
+                    if code in code_pos:
+                        honour[code_pos[code]] += 1
+            honour_allowed = np.zeros(n_states, dtype=np.int64)
+            honour_allowed[allowed[t]] = honour[allowed[t]]
+            states = np.flatnonzero(honour_allowed)
+            if len(states):
+                kept[c] = len(link_base)
+                link_base.append(t)
+                link_states.append(states)
+                link_honour.append(honour_allowed[states])
+        unit_link[has_link] = kept[classes]
+    link_base_arr = np.array(link_base, dtype=np.int64)
+    link_count = np.bincount(unit_link[unit_link >= 0], minlength=len(link_base)).astype(np.int64)
     return CaseTypes(
         count=count,
         persons=persons,
@@ -231,10 +268,16 @@ def build_types(cases: pd.DataFrame, codes: list[str], settings: Settings) -> Ca
         cases_per_unit=cases_per_unit,
         need_persons=need_persons,
         allowed=allowed,
-        honour=honour,
-        has_links=has_links,
         no_state_reason=reasons,
-        units=type_units,
+        link_base=link_base_arr,
+        link_count=link_count,
+        link_states=link_states,
+        link_honour=link_honour,
+        unit_base=unit_base,
+        unit_link=unit_link,
+        unit_of_case=unit_of_case,
+        unit_members=members,
+        unit_offsets=offsets,
     )
 
 
@@ -247,10 +290,11 @@ def quota_types(total: int, n_states: int) -> CaseTypes:
         cases_per_unit=np.array([1], dtype=np.int64),
         need_persons={},
         allowed=[np.arange(n_states)],
-        honour=[np.zeros(n_states, dtype=np.int64)],
-        has_links=np.array([0], dtype=np.int64),
         no_state_reason=[""],
-        units=[[]],
+        link_base=np.zeros(0, dtype=np.int64),
+        link_count=np.zeros(0, dtype=np.int64),
+        link_states=[],
+        link_honour=[],
     )
 
 
@@ -340,15 +384,15 @@ def solve(
     shares: pd.Series,
     types: CaseTypes,
     settings: Settings,
-) -> tuple[np.ndarray, tuple[Stage, ...], pd.Series, dict[str, float]]:
+) -> tuple[np.ndarray, np.ndarray, tuple[Stage, ...], pd.Series, dict[str, float]]:
     """Solve the placement of `types` among the participants `states`.
 
-    Returns per type the number of units placed in each participant (an int matrix types x states),
-    the stages, the targets and timings.
+    Returns the units of each base type placed in each participant (types x states), the units of
+    each link class placed in each participant and honoured there (links x states), the stages,
+    the targets and timings.
     """
     t0 = time.perf_counter()
-    codes = list(states.index)
-    n_states = len(codes)
+    n_states = len(states)
     total_burden = float((types.count * types.burden).sum())
     hosted = states["hosted"] if settings.count_hosted and "hosted" in states.columns else None
     if settings.count_hosted and hosted is None:
@@ -358,35 +402,49 @@ def solve(
             column="hosted",
         )
     target = targets(shares, total_burden, hosted)
+    target_values = target.to_numpy(dtype=float)
     capacity = _column(states, "capacity")
     minimum = _column(states, "minimum")
+    need_capacity = {n: _column(states, CAPACITY_PREFIX + n) for n in types.need_persons}
 
     prob = pulp.LpProblem("relocation", pulp.LpMinimize)
-    # x[t][k]: units of type t placed in state allowed[t][k]
-    x: list[list[pulp.LpVariable]] = []
     per_state_persons: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(n_states)]
     per_state_burden: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(n_states)]
-    per_state_need: dict[str, list[list[tuple[pulp.LpVariable, float]]]] = {
-        n: [[] for _ in range(n_states)] for n in types.need_persons
-    }
-    placed_terms, honour_terms = [], []
-    for t in range(len(types.count)):
-        row = []
+    per_state_need = {n: [[] for _ in range(n_states)] for n in types.need_persons}
+    placed_terms = []
+    x: list[dict[int, pulp.LpVariable]] = []
+    for t in range(types.n_types):
+        row = {}
         cat = pulp.LpBinary if types.count[t] == 1 else pulp.LpInteger
-        for k, s in enumerate(types.allowed[t]):
+        for s in types.allowed[t]:
             var = prob.add_variable(f"x_{t}_{s}", 0, int(types.count[t]), cat)
-            row.append(var)
+            row[int(s)] = var
             per_state_persons[s].append((var, float(types.persons[t])))
             per_state_burden[s].append((var, float(types.burden[t])))
             for n, q in types.need_persons.items():
                 if q[t]:
                     per_state_need[n][s].append((var, float(q[t])))
             placed_terms.append((var, float(types.persons[t])))
-            if types.honour[t][k]:
-                honour_terms.append((var, float(types.honour[t][k])))
         x.append(row)
         if row:
-            prob += pulp.lpSum(row) <= int(types.count[t]), f"units_{t}"
+            prob += pulp.lpSum(row.values()) <= int(types.count[t]), f"units_{t}"
+
+    # Link classes: y[l][s] units of class l honoured in linked state s, within the base type's count there.
+    y: list[dict[int, pulp.LpVariable]] = []
+    honour_terms = []
+    linked_in_state: dict[tuple[int, int], list[pulp.LpVariable]] = {}
+    for l in range(len(types.link_count)):
+        row = {}
+        cat = pulp.LpBinary if types.link_count[l] == 1 else pulp.LpInteger
+        for s, honour in zip(types.link_states[l], types.link_honour[l]):
+            var = prob.add_variable(f"y_{l}_{s}", 0, int(types.link_count[l]), cat)
+            row[int(s)] = var
+            honour_terms.append((var, float(honour)))
+            linked_in_state.setdefault((int(types.link_base[l]), int(s)), []).append(var)
+        y.append(row)
+        prob += pulp.lpSum(row.values()) <= int(types.link_count[l]), f"link_units_{l}"
+    for (t, s), variables in linked_in_state.items():
+        prob += pulp.lpSum(variables) - x[t][s] <= 0, f"linked_{t}_{s}"
 
     for s in range(n_states):
         persons_s = pulp.LpAffineExpression(per_state_persons[s])
@@ -395,43 +453,40 @@ def solve(
         if not math.isnan(minimum[s]) and minimum[s] > 0:
             prob += persons_s >= minimum[s], f"minimum_{s}"
         for n in types.need_persons:
-            column = CAPACITY_PREFIX + n
-            if column in states.columns and not math.isnan(states[column].iloc[s]):
-                prob += pulp.LpAffineExpression(per_state_need[n][s]) <= float(states[column].iloc[s]), f"need_{n}_{s}"
+            if not math.isnan(need_capacity[n][s]):
+                prob += pulp.LpAffineExpression(per_state_need[n][s]) <= float(need_capacity[n][s]), f"need_{n}_{s}"
 
+    unit = burden_unit(types.burden)
+    deviation = [prob.add_variable(f"d_{s}", 0) for s in range(n_states)]
+    burden_s = [pulp.LpAffineExpression(per_state_burden[s]) for s in range(n_states)]
+    for s in range(n_states):
+        prob += deviation[s] >= burden_s[s] - float(target_values[s]), f"over_{s}"
+        prob += deviation[s] >= float(target_values[s]) - burden_s[s], f"under_{s}"
+        envelope = _integer_envelope(float(target_values[s]), unit)
+        if envelope is not None:
+            intercept, slope = envelope
+            prob += deviation[s] >= intercept + slope * burden_s[s], f"envelope_{s}"
+    total_deviation = pulp.lpSum(deviation)
     placed = pulp.LpAffineExpression(placed_terms)
     total_persons = int((types.count * types.persons).sum())
-    time_left = settings.time_limit
+
+    start_x, start_y = warm_start(types, capacity, need_capacity, target_values)
+    _set_start(x, start_x, y, start_y, deviation, (start_x * types.burden[:, None]).sum(axis=0), target_values)
     build_seconds = time.perf_counter() - t0
+
     stages: list[Stage] = []
 
     def remaining() -> float | None:
         if settings.time_limit is None:
             return None
-        return settings.time_limit - sum(st.seconds for st in stages)
+        return settings.time_limit - (time.perf_counter() - t0)
 
-    unit = burden_unit(types.burden)
     # Stage 1: place as many persons as capacity allows. Tried first as a constraint (everyone
-    # placed), which is the common case and saves a solve; only if that fails is it optimised.
-    deviation = [prob.add_variable(f"d_{s}", 0) for s in range(n_states)]
-    burden_s = [pulp.LpAffineExpression(per_state_burden[s]) for s in range(n_states)]
-    for s in range(n_states):
-        prob += deviation[s] >= burden_s[s] - float(target.iloc[s]), f"over_{s}"
-        prob += deviation[s] >= float(target.iloc[s]) - burden_s[s], f"under_{s}"
-        envelope = _integer_envelope(float(target.iloc[s]), unit)
-        if envelope is not None:
-            intercept, slope = envelope
-            prob += deviation[s] >= intercept + slope * burden_s[s], f"envelope_{s}"
-    total_deviation = pulp.lpSum(deviation)
-
-    start = greedy_start(types, capacity, {n: _column(states, CAPACITY_PREFIX + n) for n in types.need_persons}, target.to_numpy())
-    _set_start(x, types, start, deviation, burden_s_values=(start * types.burden[:, None]).sum(axis=0), target=target.to_numpy())
-
-    everyone = placed >= total_persons
-    prob += everyone, "everyone_placed"
+    # placed), the common case, which saves a solve; only if that fails is it optimised.
+    prob += placed >= total_persons, "everyone_placed"
     prob.setObjective(total_deviation)
     try:
-        first = _run(prob, settings, remaining(), "total_deviation")
+        deviation_stage = _run(prob, settings, remaining(), "total_deviation")
         stages.append(Stage("persons_placed", float(total_persons), "optimal", 0.0, 0.0))
     except _Infeasible:
         prob.get_constraint_by_name("everyone_placed").changeRHS(0)
@@ -449,232 +504,61 @@ def solve(
         _fix(prob, placed, stage.objective, "max", "persons_placed_fixed")
         prob.sense = pulp.LpMinimize
         prob.setObjective(total_deviation)
-        first = _run(prob, settings, remaining(), "total_deviation")
+        deviation_stage = _run(prob, settings, remaining(), "total_deviation")
 
     if settings.objective == "minimax":
-        # Largest relative deviation |burden_s - target_s| / target_s (per person where target is 0).
+        # Largest relative deviation |burden_s - target_s| / target_s (per unit where target is 0).
         worst = prob.add_variable("worst_relative_deviation", 0)
         for s in range(n_states):
-            scale = float(target.iloc[s]) if target.iloc[s] > 0 else 1.0
-            prob += worst * scale >= burden_s[s] - float(target.iloc[s]), f"rel_over_{s}"
-            prob += worst * scale >= float(target.iloc[s]) - burden_s[s], f"rel_under_{s}"
+            scale = float(target_values[s]) if target_values[s] > 0 else 1.0
+            prob += worst * scale >= burden_s[s] - float(target_values[s]), f"rel_over_{s}"
+            prob += worst * scale >= float(target_values[s]) - burden_s[s], f"rel_under_{s}"
+        worst.setInitialValue(0.0)
         prob.setObjective(worst)
         stage = _run(prob, settings, remaining(), "max_relative_deviation")
         stages.append(stage)
         _fix(prob, pulp.LpAffineExpression([(worst, 1.0)]), stage.objective, "min", "worst_fixed")
         prob.setObjective(total_deviation)
-        first = _run(prob, settings, remaining(), "total_deviation")
-    stages.append(first)
+        deviation_stage = _run(prob, settings, remaining(), "total_deviation")
+    stages.append(deviation_stage)
 
     if settings.links == "soft" and honour_terms:
         honour = pulp.LpAffineExpression(honour_terms)
-        most = sum(int(types.count[t]) * int(h.max()) for t, h in enumerate(types.honour) if len(h))
+        most = sum(int(types.link_count[l]) * int(h.max()) for l, h in enumerate(types.link_honour))
         achieved = pulp.value(honour) or 0.0
         if achieved >= most - 1e-9:
             # Every link that any participating state could honour is honoured: optimal as it is.
             stages.append(Stage("links_honoured", float(achieved), "optimal", 0.0, 0.0))
         else:
-            _fix(prob, total_deviation, first.objective, "min", "deviation_fixed")
+            _fix(prob, total_deviation, deviation_stage.objective, "min", "deviation_fixed")
             prob.sense = pulp.LpMaximize
             prob.setObjective(honour)
             stages.append(_run(prob, settings, remaining(), "links_honoured"))
 
-    counts = np.zeros((len(types.count), n_states), dtype=np.int64)
-    for t, row in enumerate(x):
-        for k, var in enumerate(row):
-            value = var.value()
-            counts[t, types.allowed[t][k]] = int(round(value)) if value is not None else 0
+    counts = _values(x, types.n_types, n_states)
+    honoured = _values(y, len(types.link_count), n_states)
     times = {"build": build_seconds, "solve": sum(st.seconds for st in stages)}
-    return counts, tuple(stages), target, times
+    return counts, honoured, tuple(stages), target, times
 
 
-class _Packing:
-    """A plan under construction for the warm start: counts per (type, state) and running totals."""
-
-    def __init__(self, types: CaseTypes, capacity: np.ndarray, need_capacity: dict[str, np.ndarray], target: np.ndarray):
-        self.types = types
-        self.target = target
-        n_types, n_states = len(types.count), len(target)
-        self.cap = np.where(np.isnan(capacity), np.inf, capacity)
-        self.need_cap = {n: np.where(np.isnan(a), np.inf, a) for n, a in need_capacity.items()}
-        self.need_of = {n: q for n, q in types.need_persons.items() if n in self.need_cap}
-        self.counts = np.zeros((n_types, n_states), dtype=np.int64)
-        self.burden = np.zeros(n_states)
-        self.persons = np.zeros(n_states)
-        self.need_used = {n: np.zeros(n_states) for n in self.need_of}
-        self.allowed_mask = np.zeros((n_types, n_states), dtype=bool)
-        self.honour = np.zeros((n_types, n_states), dtype=np.int64)
-        for t in range(n_types):
-            self.allowed_mask[t, types.allowed[t]] = True
-            self.honour[t, types.allowed[t]] = types.honour[t]
-
-    def deviation_change(self, states: np.ndarray, delta: np.ndarray | float) -> np.ndarray:
-        b, t = self.burden[states], self.target[states]
-        return np.abs(b + delta - t) - np.abs(b - t)
-
-    def room(self, t: int, states: np.ndarray, leaving: int | None = None) -> np.ndarray:
-        """Can one unit of type t enter `states` (while a unit of type `leaving` goes out)?"""
-        p_out = self.types.persons[leaving] if leaving is not None else 0
-        ok = self.persons[states] + self.types.persons[t] - p_out <= self.cap[states]
-        for n, q in self.need_of.items():
-            q_out = q[leaving] if leaving is not None else 0
-            if q[t] > q_out:
-                ok &= self.need_used[n][states] + q[t] - q_out <= self.need_cap[n][states]
-        return ok
-
-    def move(self, t: int, source: int | None, dest: int | None) -> None:
-        for s, sign in ((source, -1), (dest, 1)):
-            if s is None:
-                continue
-            self.counts[t, s] += sign
-            self.burden[s] += sign * self.types.burden[t]
-            self.persons[s] += sign * self.types.persons[t]
-            for n, q in self.need_of.items():
-                self.need_used[n][s] += sign * q[t]
-
-    def fill(self, order: np.ndarray) -> None:
-        """Each unit to the allowed state with room where it lowers the deviation most (ties: a
-        family link, then the largest deficit)."""
-        for t in order:
-            allowed = self.types.allowed[t]
-            for _ in range(int(self.types.count[t])):
-                ok = self.room(t, allowed)
-                if not ok.any():
-                    break
-                states = allowed[ok]
-                gains = self.deviation_change(states, self.types.burden[t])
-                # A linked family goes to a linked state while that state still has a deficit.
-                linked = (self.honour[t, states] > 0) & (gains < 0)
-                if linked.any():
-                    states, gains = states[linked], gains[linked]
-                deficit = self.target[states] - self.burden[states]
-                best = np.lexsort((-deficit, -self.honour[t, states], gains))[0]
-                self.move(t, None, int(states[best]))
-
-    def single_moves(self, order: np.ndarray) -> bool:
-        improved = False
-        for t in order:
-            allowed = self.types.allowed[t]
-            w = self.types.burden[t]
-            for source in allowed[self.counts[t, allowed] > 0]:
-                ok = self.room(t, allowed) & (allowed != source)
-                if not ok.any():
-                    continue
-                states = allowed[ok]
-                gains = self.deviation_change(states, w) + self.deviation_change(np.array([source]), -w)[0]
-                best = int(np.argmin(gains))
-                if gains[best] < -1e-9:
-                    self.move(t, int(source), int(states[best]))
-                    improved = True
-        return improved
-
-    def swaps(self) -> bool:
-        """Exchange a unit of type a in s with a unit of type b in s2, for every pair of burden
-        classes: what single moves cannot do when capacities are full (persons != burden)."""
-        types = self.types
-        classes: dict[tuple[int, float], list[int]] = {}
-        for t in range(len(types.count)):
-            classes.setdefault((int(types.persons[t]), float(types.burden[t])), []).append(t)
-        keys = sorted(classes)
-        improved = False
-        for i, key_a in enumerate(keys):
-            for key_b in keys[i + 1 :]:
-                w_a, w_b = key_a[1], key_b[1]
-                if w_a == w_b:
-                    continue
-                for _ in range(1000):
-                    a_at = self.counts[classes[key_a]].sum(axis=0) > 0
-                    b_at = self.counts[classes[key_b]].sum(axis=0) > 0
-                    if not a_at.any() or not b_at.any():
-                        break
-                    every = np.arange(len(self.target))
-                    gain = self.deviation_change(every, w_b - w_a)[:, None] + self.deviation_change(every, w_a - w_b)[None, :]
-                    gain[~a_at, :] = np.inf
-                    gain[:, ~b_at] = np.inf
-                    np.fill_diagonal(gain, np.inf)
-                    done = False
-                    for flat in np.argsort(gain, axis=None)[:50]:
-                        s, s2 = divmod(int(flat), len(self.target))
-                        if gain[s, s2] >= -1e-9:
-                            break
-                        pair = self._swap_pair(classes[key_a], classes[key_b], s, s2)
-                        if pair is not None:
-                            a, b = pair
-                            self.move(a, s, s2)
-                            self.move(b, s2, s)
-                            improved = done = True
-                            break
-                    if not done:
-                        break
-        return improved
-
-    def _swap_pair(self, class_a: list[int], class_b: list[int], s: int, s2: int) -> tuple[int, int] | None:
-        for a in class_a:
-            if self.counts[a, s] == 0 or not self.allowed_mask[a, s2]:
-                continue
-            for b in class_b:
-                if self.counts[b, s2] == 0 or not self.allowed_mask[b, s]:
-                    continue
-                if self.room(a, np.array([s2]), leaving=b)[0] and self.room(b, np.array([s]), leaving=a)[0]:
-                    return a, b
-        return None
-
-    def honour_links(self) -> None:
-        """Trade places between interchangeable units (same persons, burden and needs) so that a
-        unit with a family link sits in a linked state: the deviation does not change."""
-        types = self.types
-        linked = [t for t in range(len(types.count)) if self.honour[t].any()]
-        for a in linked:
-            for s in np.flatnonzero(self.counts[a] > 0):
-                for s2 in np.flatnonzero(self.honour[a] > self.honour[a, s]):
-                    while self.counts[a, s] > 0:
-                        partner = self._link_partner(a, s, s2)
-                        if partner is None:
-                            break
-                        self.move(a, s, s2)
-                        self.move(partner, s2, s)
-
-    def _link_partner(self, a: int, s: int, s2: int) -> int | None:
-        types = self.types
-        for b in np.flatnonzero(self.counts[:, s2] > 0):
-            if b == a or types.persons[b] != types.persons[a] or types.burden[b] != types.burden[a]:
-                continue
-            if not self.allowed_mask[b, s]:
-                continue
-            if any(q[a] != q[b] for q in self.need_of.values()):
-                continue
-            if self.honour[a, s2] + self.honour[b, s] > self.honour[a, s] + self.honour[b, s2]:
-                return int(b)
-        return None
+def _values(rows: list[dict[int, pulp.LpVariable]], n_rows: int, n_states: int) -> np.ndarray:
+    out = np.zeros((n_rows, n_states), dtype=np.int64)
+    for r, row in enumerate(rows):
+        for s, var in row.items():
+            value = var.value()
+            out[r, s] = int(round(value)) if value is not None else 0
+    return out
 
 
-def greedy_start(types: CaseTypes, capacity: np.ndarray, need_capacity: dict[str, np.ndarray], target: np.ndarray) -> np.ndarray:
-    """A good plan fast, to start the solver from (never reported as such).
-
-    Largest units first, each where it most lowers the deviation; then single moves and pairwise
-    exchanges while any lowers the total deviation; then exchanges that honour family links at no
-    cost. The solver still proves (or improves) it: this only saves the search for a first plan.
-    """
-    packing = _Packing(types, capacity, need_capacity, target)
-    # Linked families first (so they find room in their linked states), then the largest first.
-    linked_type = np.array([h.any() for h in types.honour], dtype=bool) if len(types.count) else np.zeros(0, bool)
-    order = np.lexsort((-types.burden, -types.persons, ~linked_type))
-    packing.fill(order)
-    for _ in range(20):
-        moved = packing.single_moves(order)
-        swapped = packing.swaps()
-        if not (moved or swapped):
-            break
-    packing.honour_links()
-    return packing.counts
-
-
-def _set_start(x, types: CaseTypes, counts: np.ndarray, deviation, burden_s_values: np.ndarray, target: np.ndarray) -> None:
+def _set_start(x, start_x: np.ndarray, y, start_y: np.ndarray, deviation, burden: np.ndarray, target: np.ndarray) -> None:
     for t, row in enumerate(x):
-        for k, var in enumerate(row):
-            var.setInitialValue(int(counts[t, types.allowed[t][k]]))
+        for s, var in row.items():
+            var.setInitialValue(int(start_x[t, s]))
+    for l, row in enumerate(y):
+        for s, var in row.items():
+            var.setInitialValue(int(start_y[l, s]))
     for s, var in enumerate(deviation):
-        var.setInitialValue(abs(burden_s_values[s] - target[s]))
+        var.setInitialValue(abs(burden[s] - target[s]))
 
 
 def burden_unit(burden: np.ndarray) -> float | None:
@@ -777,44 +661,60 @@ def explain_infeasible(states: pd.DataFrame, types: CaseTypes) -> str:
 # From counts to a plan
 
 
-def assign_cases(cases: pd.DataFrame, types: CaseTypes, counts: np.ndarray, codes: list[str], states: pd.DataFrame) -> pd.DataFrame:
-    """Hand out states to case ids: within a type, units in input order fill states in input order."""
-    n = len(cases)
-    state_pos = np.full(n, -1, dtype=np.int64)
-    for t, units in enumerate(types.units):
-        cursor = 0
-        for s in np.flatnonzero(counts[t]):
-            for unit in units[cursor : cursor + counts[t, s]]:
-                state_pos[unit] = s
-            cursor += counts[t, s]
-    code_array = np.array(codes + [""], dtype=object)
-    out = pd.DataFrame(
+def assign_units(types: CaseTypes, counts: np.ndarray, honoured: np.ndarray) -> np.ndarray:
+    """State position per unit (-1: unplaced). Within a base type, honoured linked units go first to
+    their linked states; the rest, in input order, fill the remaining places in state order."""
+    n_states = counts.shape[1]
+    state = np.full(len(types.unit_base), -1, dtype=np.int64)
+    order = np.argsort(types.unit_base, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(types.unit_base, minlength=types.n_types))])
+    classes_of: dict[int, list[int]] = {}
+    for l, t in enumerate(types.link_base):
+        classes_of.setdefault(int(t), []).append(l)
+    for t in range(types.n_types):
+        units = order[bounds[t] : bounds[t + 1]]
+        slots = counts[t].copy()
+        for l in classes_of.get(t, []):
+            members = units[types.unit_link[units] == l]
+            cursor = 0
+            for s in np.flatnonzero(honoured[l]):
+                k = int(honoured[l, s])
+                state[members[cursor : cursor + k]] = s
+                cursor += k
+                slots[s] -= k
+        rest = units[state[units] < 0]
+        places = np.repeat(np.arange(n_states), np.maximum(slots, 0))
+        state[rest[: len(places)]] = places[: len(rest)]
+    return state
+
+
+def _case_table(cases: pd.DataFrame, case_state: np.ndarray, codes: list[str], weights: np.ndarray, reasons: np.ndarray) -> pd.DataFrame:
+    code_array = np.array(list(codes) + [""], dtype=object)
+    state_codes = code_array[case_state]
+    links = cases["links"].to_numpy(dtype=object)
+    honoured = np.full(len(cases), "", dtype=object)
+    for i in np.flatnonzero(links != ""):
+        honoured[i] = "true" if state_codes[i] and state_codes[i] in links[i].split(";") else "false"
+    return pd.DataFrame(
         {
             "case_id": cases["case_id"].to_numpy(),
-            "state": code_array[state_pos],
+            "state": state_codes,
             "size": cases["size"].to_numpy(),
+            "weight": weights,
             "group": cases["group"].to_numpy(),
-            "links": cases["links"].to_numpy(),
+            "links": links,
+            "link_honoured": honoured,
+            "reason": reasons,
         }
     )
-    links = out["links"].to_numpy(dtype=object)
-    placed_codes = out["state"].to_numpy(dtype=object)
-    honoured = np.full(n, "", dtype=object)
-    has_link = links != ""
-    for i in np.flatnonzero(has_link):
-        honoured[i] = "true" if placed_codes[i] and placed_codes[i] in links[i].split(";") else "false"
-    out["link_honoured"] = honoured
-    out["reason"] = _unplaced_reasons(cases, types, state_pos, states)
-    return out
 
 
-def _unplaced_reasons(cases: pd.DataFrame, types: CaseTypes, state_pos: np.ndarray, states: pd.DataFrame) -> np.ndarray:
-    reasons = np.full(len(cases), "", dtype=object)
+def _unplaced_reasons(types: CaseTypes, unit_state: np.ndarray, states: pd.DataFrame) -> np.ndarray:
+    """Why each unplaced unit is unplaced, in words (per unit; '' when placed)."""
+    reasons = np.full(len(unit_state), "", dtype=object)
     capacity = _column(states, "capacity")
-    for t, units in enumerate(types.units):
-        unplaced = [u for u in units if state_pos[u[0]] < 0]
-        if not unplaced:
-            continue
+    unplaced = np.flatnonzero(unit_state < 0)
+    for t in np.unique(types.unit_base[unplaced]):
         if types.no_state_reason[t]:
             why = f"{REASON_NO_STATE}: {types.no_state_reason[t]}"
         else:
@@ -824,14 +724,11 @@ def _unplaced_reasons(cases: pd.DataFrame, types: CaseTypes, state_pos: np.ndarr
                 why = REASON_TOO_LARGE
             else:
                 for need, q in types.need_persons.items():
-                    column = CAPACITY_PREFIX + need
-                    if q[t] and column in states.columns:
-                        need_caps = _column(states, column)[types.allowed[t]]
-                        if not np.isnan(need_caps).any():
-                            why = REASON_NEED.format(need=need)
-                            break
-        for unit in unplaced:
-            reasons[unit] = why
+                    need_caps = _column(states, CAPACITY_PREFIX + need)[types.allowed[t]]
+                    if q[t] and not np.isnan(need_caps).any():
+                        why = REASON_NEED.format(need=need)
+                        break
+        reasons[unplaced[types.unit_base[unplaced] == t]] = why
     return reasons
 
 
@@ -848,21 +745,38 @@ def plan(
         raise InputError("give either a case list or a total, not both or neither")
     t0 = time.perf_counter()
     codes = list(states.index)
-    if cases is not None:
-        types = build_types(cases, codes, settings)
-    else:
-        types = quota_types(int(total), len(codes))
+    n_states = len(codes)
+    types = build_types(cases, codes, settings) if cases is not None else quota_types(int(total), n_states)
     aggregate_seconds = time.perf_counter() - t0
-    counts, stages, target, times = solve(states, shares, types, settings)
+    counts, honoured, stages, target, times = solve(states, shares, types, settings)
     t1 = time.perf_counter()
 
-    persons_per_state = (counts * types.persons[:, None]).sum(axis=0)
-    burden_per_state = (counts * types.burden[:, None]).sum(axis=0)
-    cases_per_state = (counts * types.cases_per_unit[:, None]).sum(axis=0)
-    honoured_per_state = np.zeros(len(codes), dtype=np.int64)
-    for t in range(len(types.count)):
-        for k, s in enumerate(types.allowed[t]):
-            honoured_per_state[s] += counts[t, s] * types.honour[t][k]
+    case_table = None
+    groups = kept = split = cases_with_links = 0
+    if cases is not None:
+        weights = case_weights(cases, settings.need_weights)
+        unit_state = assign_units(types, counts, honoured)
+        case_state = unit_state[types.unit_of_case]
+        reasons = _unplaced_reasons(types, unit_state, states)[types.unit_of_case]
+        case_table = _case_table(cases, case_state, codes, weights, reasons)
+        placed = case_state >= 0
+        where = case_state[placed]
+        size = cases["size"].to_numpy()
+        persons_per_state = np.bincount(where, weights=size[placed], minlength=n_states).astype(np.int64)
+        burden_per_state = np.bincount(where, weights=weights[placed], minlength=n_states)
+        cases_per_state = np.bincount(where, minlength=n_states).astype(np.int64)
+        honoured_case = (case_table["link_honoured"] == "true").to_numpy()
+        honoured_per_state = np.bincount(case_state[honoured_case], minlength=n_states).astype(np.int64)
+        cases_with_links = int((case_table["links"] != "").sum())
+        in_group = case_table[case_table["group"] != ""]
+        per_group = in_group.groupby("group", sort=False)["state"].nunique()
+        groups, kept, split = len(per_group), int((per_group == 1).sum()), int((per_group > 1).sum())
+    else:
+        persons_per_state = counts[0].astype(np.int64)
+        burden_per_state = counts[0].astype(float)
+        cases_per_state = counts[0].astype(np.int64)
+        honoured_per_state = np.zeros(n_states, dtype=np.int64)
+
     capacity = _column(states, "capacity")
     table = pd.DataFrame(
         {
@@ -882,20 +796,13 @@ def plan(
     )
     for need, q in types.need_persons.items():
         table[f"persons_{need}"] = (counts * q[:, None]).sum(axis=0)
-
-    case_table = None
-    if cases is not None:
-        case_table = assign_cases(cases, types, counts, codes, states)
-        case_table["weight"] = case_weights(cases, settings.need_weights)
     times = {"aggregate": aggregate_seconds, **times, "assign": time.perf_counter() - t1}
 
     status = "optimal" if all(st.status == "optimal" for st in stages) else "feasible"
-    gaps = [st.gap for st in stages if st.gap is not None]
-    unknown_gap = any(st.gap is None for st in stages)
-    gap = None if unknown_gap else (max(gaps) if gaps else 0.0)
+    gap = None if any(st.gap is None for st in stages) else max([st.gap for st in stages] + [0.0])
     total_persons = int((types.count * types.persons).sum())
-    placed_persons = int(persons_per_state.sum())
     n_cases = int((types.count * types.cases_per_unit).sum())
+    placed_persons = int(persons_per_state.sum())
     counts_summary = {
         "cases": n_cases,
         "persons": total_persons,
@@ -903,18 +810,14 @@ def plan(
         "unplaced_persons": total_persons - placed_persons,
         "placed_cases": int(cases_per_state.sum()),
         "unplaced_cases": n_cases - int(cases_per_state.sum()),
-        "case_types": int(len(types.count)),
-        "cases_with_links": int((types.count * types.has_links).sum()),
+        "case_types": int(types.n_types),
+        "link_classes": int(len(types.link_count)),
+        "cases_with_links": cases_with_links,
         "links_honoured": int(honoured_per_state.sum()),
-        "groups": int(cases["group"][cases["group"] != ""].nunique()) if cases is not None else 0,
-        "groups_kept_together": int(cases["group"][cases["group"] != ""].nunique()) if cases is not None else 0,
-        "cases_split": 0,
+        "groups": groups,
+        "groups_kept_together": kept,
+        "cases_split": split,
     }
-    if case_table is not None:
-        grouped = case_table[case_table["group"] != ""]
-        split = grouped.groupby("group")["state"].nunique()
-        counts_summary["groups_kept_together"] = int((split == 1).sum())
-        counts_summary["cases_split"] = int((split > 1).sum())
     return Plan(
         states=table,
         cases=case_table,

@@ -1,0 +1,283 @@
+"""A good first plan, fast, for the solver to start from (part of the model step).
+
+The model's LP relaxation, with the integer envelope cuts, is tight: its bound is the best total
+deviation any plan can reach. What costs the solver time is finding a plan that meets it. This
+module builds one greedily in bulk: restricted units first, then the largest families, each state
+filled up to its target without overshooting, the smallest units closing the gaps (which for
+one-person units is exactly largest-remainder rounding); then single moves and pairwise exchanges
+while they lower the deviation; then family links honoured where the plan allows. The solver still
+proves the result optimal or improves it: nothing here is reported without the solver's word.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import CaseTypes
+
+_EPS = 1e-9
+
+
+class Packing:
+    """Counts per (base type, state) with running totals per state."""
+
+    def __init__(self, types: CaseTypes, capacity: np.ndarray, need_capacity: dict[str, np.ndarray], target: np.ndarray):
+        self.types = types
+        self.target = target
+        n_states = len(target)
+        self.cap = np.where(np.isnan(capacity), np.inf, capacity)
+        self.need_cap = {n: np.where(np.isnan(a), np.inf, a) for n, a in need_capacity.items()}
+        self.need_of = {n: q for n, q in types.need_persons.items() if n in self.need_cap}
+        self.counts = np.zeros((types.n_types, n_states), dtype=np.int64)
+        self.burden = np.zeros(n_states)
+        self.persons = np.zeros(n_states)
+        self.need_used = {n: np.zeros(n_states) for n in self.need_of}
+        self.allowed_mask = np.zeros((types.n_types, n_states), dtype=bool)
+        for t in range(types.n_types):
+            self.allowed_mask[t, types.allowed[t]] = True
+        # Units of each base type that have a family link in each state: where to put them first.
+        self.linked_demand = np.zeros((types.n_types, n_states), dtype=np.int64)
+        for l, t in enumerate(types.link_base):
+            self.linked_demand[t, types.link_states[l]] += types.link_count[l]
+        # Linked units placed in a linked state are pinned there: improvements move other units.
+        self.honoured = np.zeros((len(types.link_count), n_states), dtype=np.int64)
+        self.pinned = np.zeros((types.n_types, n_states), dtype=np.int64)
+
+    def free(self, t: int) -> np.ndarray:
+        return self.counts[t] - self.pinned[t]
+
+    # -- capacity and bookkeeping -------------------------------------------------------------
+
+    def units_that_fit(self, t: int, states: np.ndarray) -> np.ndarray:
+        """How many more units of type t each state can take (persons and need capacities)."""
+        fit = np.floor((self.cap[states] - self.persons[states]) / self.types.persons[t] + _EPS)
+        for n, q in self.need_of.items():
+            if q[t]:
+                fit = np.minimum(fit, np.floor((self.need_cap[n][states] - self.need_used[n][states]) / q[t] + _EPS))
+        return np.maximum(fit, 0)
+
+    def add(self, t: int, states: np.ndarray, k: np.ndarray) -> None:
+        self.counts[t, states] += k.astype(np.int64)
+        self.burden[states] += k * self.types.burden[t]
+        self.persons[states] += k * self.types.persons[t]
+        for n, q in self.need_of.items():
+            if q[t]:
+                self.need_used[n][states] += k * q[t]
+
+    def deviation_change(self, states: np.ndarray, delta) -> np.ndarray:
+        b, target = self.burden[states], self.target[states]
+        return np.abs(b + delta - target) - np.abs(b - target)
+
+    def total_deviation(self) -> float:
+        return float(np.abs(self.burden - self.target).sum())
+
+    # -- construction --------------------------------------------------------------------------
+
+    def place_links(self) -> None:
+        """Linked units first, class by class (smallest families first: links count cases), into
+        their linked states (most honour first) up to each state's target and capacity."""
+        types = self.types
+        for l in np.lexsort((types.burden[types.link_base], types.persons[types.link_base])):
+            t = int(types.link_base[l])
+            w = types.burden[t]
+            left = int(types.link_count[l])
+            for k in np.argsort(-types.link_honour[l], kind="stable"):
+                s = types.link_states[l][k : k + 1]
+                under_target = max(np.floor((self.target[s[0]] - self.burden[s[0]]) / w + _EPS), 0)
+                take = int(min(self.units_that_fit(t, s)[0], under_target, left))
+                if take > 0:
+                    self.add(t, s, np.array([take]))
+                    self.honoured[l, s[0]] += take
+                    self.pinned[t, s[0]] += take
+                    left -= take
+                if left == 0:
+                    break
+
+    def place(self, t: int) -> None:
+        """The rest of type t's units: up to each state's target, largest deficit first, then one
+        unit per round to the states where it adds the least deviation."""
+        types = self.types
+        allowed = types.allowed[t]
+        if not len(allowed):
+            return
+        remaining = int(types.count[t] - self.counts[t].sum())
+        w = types.burden[t]
+        room = self.units_that_fit(t, allowed)
+        under_target = np.maximum(np.floor((self.target[allowed] - self.burden[allowed]) / w + _EPS), 0)
+        fit = np.minimum(room, under_target)
+        take = np.zeros(len(allowed))
+        for i in np.argsort(-(self.target[allowed] - self.burden[allowed]), kind="stable"):
+            if remaining <= 0:
+                break
+            k = min(int(fit[i]), remaining)
+            take[i] = k
+            remaining -= k
+        self.add(t, allowed, take)
+        while remaining > 0:
+            room = self.units_that_fit(t, allowed) > 0
+            if not room.any():
+                break
+            states = allowed[room]
+            gains = self.deviation_change(states, w)
+            linked = -self.linked_demand[t, states]
+            order = np.lexsort((linked, gains))[:remaining]
+            self.add(t, states[order], np.ones(len(order)))
+            remaining -= len(order)
+
+    # -- improvement ---------------------------------------------------------------------------
+
+    def single_moves(self) -> bool:
+        improved = False
+        for t in range(self.types.n_types):
+            allowed = self.types.allowed[t]
+            w = self.types.burden[t]
+            for source in allowed[self.free(t)[allowed] > 0]:
+                ok = (self.units_that_fit(t, allowed) > 0) & (allowed != source)
+                if not ok.any():
+                    continue
+                states = allowed[ok]
+                gains = self.deviation_change(states, w) + self.deviation_change(np.array([source]), -w)[0]
+                best = int(np.argmin(gains))
+                if gains[best] < -_EPS:
+                    self.add(t, np.array([source]), np.array([-1]))
+                    self.add(t, states[best : best + 1], np.array([1]))
+                    improved = True
+        return improved
+
+    def swaps(self, budget: int = 2000) -> bool:
+        """Exchange a unit of type a in s with one of type b in s2 (different burden): what single
+        moves cannot do when capacities are full and burden differs from persons."""
+        types = self.types
+        classes: dict[tuple[int, float], list[int]] = {}
+        for t in range(types.n_types):
+            classes.setdefault((int(types.persons[t]), float(types.burden[t])), []).append(t)
+        keys = sorted(classes)
+        n_states = len(self.target)
+        every = np.arange(n_states)
+        improved = False
+        for i, key_a in enumerate(keys):
+            for key_b in keys[i + 1 :]:
+                delta = key_b[1] - key_a[1]
+                if delta == 0:
+                    continue
+                while budget > 0:
+                    budget -= 1
+                    a_at = (self.counts[classes[key_a]] - self.pinned[classes[key_a]]).sum(axis=0) > 0
+                    b_at = (self.counts[classes[key_b]] - self.pinned[classes[key_b]]).sum(axis=0) > 0
+                    if not a_at.any() or not b_at.any():
+                        break
+                    gain = self.deviation_change(every, delta)[:, None] + self.deviation_change(every, -delta)[None, :]
+                    gain[~a_at, :] = np.inf
+                    gain[:, ~b_at] = np.inf
+                    np.fill_diagonal(gain, np.inf)
+                    swapped = False
+                    for flat in np.argsort(gain, axis=None, kind="stable")[:50]:
+                        s, s2 = divmod(int(flat), n_states)
+                        if gain[s, s2] >= -_EPS:
+                            break
+                        pair = self._swap_pair(classes[key_a], classes[key_b], s, s2)
+                        if pair is not None:
+                            a, b = pair
+                            self.add(a, np.array([s, s2]), np.array([-1, 1]))
+                            self.add(b, np.array([s2, s]), np.array([-1, 1]))
+                            improved = swapped = True
+                            break
+                    if not swapped:
+                        break
+        return improved
+
+    def _swap_pair(self, class_a: list[int], class_b: list[int], s: int, s2: int) -> tuple[int, int] | None:
+        types = self.types
+        for a in class_a:
+            if self.free(a)[s] == 0 or not self.allowed_mask[a, s2]:
+                continue
+            for b in class_b:
+                if self.free(b)[s2] == 0 or not self.allowed_mask[b, s]:
+                    continue
+                persons_ok = (
+                    self.persons[s] - types.persons[a] + types.persons[b] <= self.cap[s]
+                    and self.persons[s2] - types.persons[b] + types.persons[a] <= self.cap[s2]
+                )
+                needs_ok = all(
+                    self.need_used[n][s] - q[a] + q[b] <= self.need_cap[n][s]
+                    and self.need_used[n][s2] - q[b] + q[a] <= self.need_cap[n][s2]
+                    for n, q in self.need_of.items()
+                )
+                if persons_ok and needs_ok:
+                    return a, b
+        return None
+
+    # -- links ---------------------------------------------------------------------------------
+
+    def exchange_for_links(self) -> None:
+        """Bring more linked units into their linked states by trading places with a free unit of
+        the same persons, burden and needs (of any base type): the deviation does not change."""
+        types = self.types
+        profile: dict[tuple, list[int]] = {}
+        for t in range(types.n_types):
+            key = (int(types.persons[t]), float(types.burden[t]), tuple(int(q[t]) for q in self.need_of.values()))
+            profile.setdefault(key, []).append(t)
+        for l in np.lexsort((types.burden[types.link_base], types.persons[types.link_base])):
+            t = int(types.link_base[l])
+            key = (int(types.persons[t]), float(types.burden[t]), tuple(int(q[t]) for q in self.need_of.values()))
+            for s1 in types.link_states[l][np.argsort(-types.link_honour[l], kind="stable")]:
+                while self.honoured[l].sum() < types.link_count[l]:
+                    # a free unit of t in a state s0, and a free partner in s1 that may go to s0
+                    moved = False
+                    for s0 in np.flatnonzero(self.free(t) > 0):
+                        if s0 == s1:
+                            continue
+                        for u in profile[key]:
+                            if self.free(u)[s1] > 0 and self.allowed_mask[u, s0]:
+                                self.add(t, np.array([s0, s1]), np.array([-1, 1]))
+                                self.add(u, np.array([s1, s0]), np.array([-1, 1]))
+                                self.honoured[l, s1] += 1
+                                self.pinned[t, s1] += 1
+                                moved = True
+                                break
+                        if moved:
+                            break
+                    if not moved:
+                        break
+
+    def honour_links(self) -> np.ndarray:
+        """The pinned honours plus any free unit of a class's base type already in a linked state."""
+        types = self.types
+        honoured = self.honoured.copy()
+        used = self.pinned.copy()
+        for l in np.argsort(-np.array([h.max() for h in types.link_honour], dtype=float), kind="stable"):
+            t = types.link_base[l]
+            left = int(types.link_count[l] - honoured[l].sum())
+            for k in np.argsort(-types.link_honour[l], kind="stable"):
+                if left == 0:
+                    break
+                s = types.link_states[l][k]
+                take = min(left, int(self.counts[t, s] - used[t, s]))
+                if take > 0:
+                    honoured[l, s] += take
+                    used[t, s] += take
+                    left -= take
+        return honoured
+
+
+def warm_start(types: CaseTypes, capacity: np.ndarray, need_capacity: dict[str, np.ndarray], target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(units per base type and state, honoured link-class units per state) of a good plan."""
+    packing = Packing(types, capacity, need_capacity, target)
+    n_states = len(target)
+    restricted = np.array([len(a) < n_states for a in types.allowed], dtype=bool)
+    needy = np.zeros(types.n_types, dtype=bool)
+    for q in types.need_persons.values():
+        needy |= q > 0
+    # Restricted and needy units first (they have fewer places to go), then the largest first.
+    order = np.lexsort((-types.burden, -types.persons, ~needy, ~restricted))
+    packing.place_links()
+    for t in order:
+        packing.place(int(t))
+    for _ in range(10):
+        if not (packing.single_moves() | packing.swaps()):
+            break
+    packing.exchange_for_links()
+    return packing.counts, packing.honour_links()
