@@ -612,82 +612,37 @@ def _solve_lp(
     solver: str,
     time_limit: float | None,
 ) -> tuple[np.ndarray, str, float]:
-    """Integer program: min sum d_i s.t. d_i >= |a_i - t_i|, sum a_i = total, lower <= a <= upper.
+    """min sum |a_i - t_i| s.t. sum a_i = total, lower <= a <= upper, in whole persons.
 
-    Kept in one function so that it can later be routed through the shared case model. Returns the
-    allocation, the honest status ("optimal" only if proven) and the relative MIP gap (nan if the
-    solver does not tell).
+    This is the placement model (`optimizer.model`) in quota mode: `total` one-person cases, one
+    model for quotas and family plans alike. Returns the allocation, the honest status ("optimal"
+    only if proven) and the relative MIP gap (nan if the solver does not tell).
     """
-    import pulp  # only the lp method needs a solver
+    import pandas as pd
+
+    from .model import Settings, quota_types, solve
 
     size = len(targets)
-    problem = pulp.LpProblem("apportionment", pulp.LpMinimize)
-    seats = [
-        problem.add_variable(
-            f"a_{i}",
-            lowBound=int(lower[i]),
-            upBound=None if math.isinf(upper[i]) else int(upper[i]),
-            cat=pulp.LpInteger,
-        )
-        for i in range(size)
-    ]
-    deviation = [problem.add_variable(f"d_{i}", lowBound=0) for i in range(size)]
-    problem += pulp.lpSum(deviation)
-    problem += pulp.lpSum(seats) == total, "total"
-    for i in range(size):
-        problem += deviation[i] >= seats[i] - float(targets[i]), f"above_{i}"
-        problem += deviation[i] >= float(targets[i]) - seats[i], f"below_{i}"
-
-    if solver == "highs":
-        command = pulp.HiGHS(msg=False, gapRel=_MIP_GAP, timeLimit=time_limit)
-    else:
-        command = pulp.PULP_CBC_CMD(msg=False, gapRel=_MIP_GAP, timeLimit=time_limit)
-    if not command.available():
-        raise RuntimeError(f"solver '{solver}' is not available in this installation")
-    try:
-        problem.solve(command)
-    except pulp.PulpSolverError as error:
-        raise RuntimeError(f"solver '{solver}' failed: {error}") from error
-
-    if problem.sol_status == pulp.LpSolutionOptimal:
-        status = "optimal"
-    elif problem.sol_status == pulp.LpSolutionIntegerFeasible:
-        status = "feasible"
-    elif (
-        problem.sol_status == pulp.LpSolutionInfeasible or problem.status == pulp.LpStatusInfeasible
-    ):
-        raise InfeasibleError(
-            f"no whole-person allocation of {total} fits the minimums and capacities"
-        )
-    else:
-        limit = f" within the time limit of {time_limit:g} s" if time_limit else ""
-        raise RuntimeError(
-            f"solver '{solver}' found no allocation{limit} (status {pulp.LpStatus[problem.status]})"
-        )
-
-    allocation = _integral_values(seats, solver)
+    labels = [f"s{i}" for i in range(size)]
+    states = pd.DataFrame(
+        {
+            "name": labels,
+            "capacity": np.where(np.isinf(upper), np.nan, upper).astype(float),
+            "minimum": lower.astype(float),
+        },
+        index=pd.Index(labels, name="code"),
+    )
+    weights = np.asarray(targets, dtype=float)
+    shares = pd.Series(weights / weights.sum() if weights.sum() > 0 else np.full(size, 1 / size), index=states.index)
+    settings = Settings(solver=solver, time_limit=time_limit, gap=_MIP_GAP)
+    counts, _, stages, _, _ = solve(states, shares, quota_types(int(total), size), settings)
+    allocation = counts[0].astype(np.int64)
+    status = "optimal" if all(stage.status == "optimal" for stage in stages) else "feasible"
+    gaps = [stage.gap for stage in stages]
+    gap = math.nan if any(g is None for g in gaps) else max(gaps + [0.0])
     if int(allocation.sum()) != total or np.any(allocation < lower) or np.any(allocation > upper):
         raise RuntimeError(f"solver '{solver}' returned an allocation that breaks the constraints")
-    return allocation, status, _mip_gap(problem, solver, status)
-
-
-def _integral_values(variables, solver: str) -> np.ndarray:
-    values = np.array([v.varValue if v.varValue is not None else np.nan for v in variables])
-    rounded = np.round(values)
-    if not np.all(np.abs(values - rounded) <= 1e-6):
-        raise RuntimeError(f"solver '{solver}' returned a fractional allocation")
-    return rounded.astype(np.int64)
-
-
-def _mip_gap(problem, solver: str, status: str) -> float:
-    """HiGHS tells its final relative gap; CBC through PuLP does not (0 if optimal, else nan)."""
-    if solver == "highs":
-        model = getattr(problem, "solverModel", None)
-        info = model.getInfo() if model is not None and hasattr(model, "getInfo") else None
-        gap = getattr(info, "mip_gap", None)
-        if gap is not None and math.isfinite(gap):
-            return max(float(gap), 0.0)
-    return 0.0 if status == "optimal" else math.nan
+    return allocation, status, gap
 
 
 def _unit_cost(units: np.ndarray, target: np.ndarray) -> np.ndarray:

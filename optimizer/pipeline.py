@@ -147,9 +147,12 @@ def run(settings: ScenarioSettings, base_dir: Path | None = None, name: str = "p
         if method != "lp":
             raise InputError(f"method '{method}' applies to quota plans (--total); a case plan is always solved by the integer program")
         result = solve_plan(chosen, key.shares, solve_settings, cases=cases)
-    elif method == "lp":
+    elif method == "lp" and (solve_settings.objective == "minimax" or solve_settings.count_hosted):
+        # Targets that do not sum to the total, or another objective: the model as it is.
         result = solve_plan(chosen, key.shares, solve_settings, total=settings.total)
     else:
+        # Plain quotas: the apportionment step (whose lp method is this same model) adds a
+        # canonical choice among equally good allocations and reports the ties.
         result = rule_plan(chosen, key.shares, int(settings.total), method, solve_settings)
 
     inputs = {"states": str(states_path) if states_path else states.attrs.get("source", "")}
@@ -182,7 +185,14 @@ def rule_plan(states: pd.DataFrame, shares: pd.Series, total: int, method: str, 
     minimum = states["minimum"].to_numpy(dtype=float) if "minimum" in states.columns else None
     weights = target.to_numpy() if target.sum() > 0 else shares.to_numpy()
     result = apportionment.apportion(
-        weights, total, method, capacity=capacity, minimum=minimum, labels=list(states.index)
+        weights,
+        total,
+        method,
+        capacity=capacity,
+        minimum=minimum,
+        labels=list(states.index),
+        solver=settings.solver,
+        time_limit=settings.time_limit,
     )
     allocated = result.allocated.astype(np.int64)
     cap = capacity if capacity is not None else np.full(len(states), np.nan)
@@ -203,13 +213,14 @@ def rule_plan(states: pd.DataFrame, shares: pd.Series, total: int, method: str, 
         index=pd.Index(list(states.index), name="code"),
     )
     deviation = float(np.abs(table["deviation"]).sum())
+    gap = None if result.gap is None or np.isnan(result.gap) else float(result.gap)
     return Plan(
         states=table,
         cases=None,
-        status="exact",
-        gap=0.0,
-        stages=(Stage("total_deviation", deviation, "exact", 0.0, 0.0),),
-        solver=f"rule:{method}",
+        status=result.status,
+        gap=gap,
+        stages=(Stage("total_deviation", deviation, result.status, gap, 0.0),),
+        solver=settings.solver if method == "lp" else f"rule:{method}",
         settings=settings,
         times={},
         counts={
