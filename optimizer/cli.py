@@ -33,7 +33,7 @@ app = typer.Typer(
 )
 # Piped output keeps whole columns: a pipe has no width to wrap to.
 stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-stderr = Console(stderr=True, highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class OutputFormat(str, Enum):
