@@ -192,7 +192,7 @@ def solve(
     require_all: Annotated[Optional[bool], typer.Option("--require-all/--allow-unplaced", help="Fail (exit 3) unless every case is placed.")] = None,
     count_hosted: Annotated[Optional[bool], typer.Option("--count-hosted/--no-count-hosted", help="Targets count persons already hosted.")] = None,
     method: Annotated[Optional[str], typer.Option("--method", "-m", help="Quota plans only: rounding method (default lp).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (written only when the solve succeeds).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder, written only when the solve succeeds (default: outputs/<scenario name>).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
     report: Annotated[Optional[str], typer.Option("--report", help="Comma-separated report formats: html,md,xlsx,json,charts or none (default: all).")] = None,
 ) -> None:
@@ -216,7 +216,9 @@ def solve(
     )
     settings, base_dir, _ = _scenario_settings(scenario, cli)
     if out is None:
-        raise InputError("--out DIR is required: the folder to write the plan into")
+        if scenario is None:
+            raise InputError("--out DIR is required without a scenario file: the folder to write the plan into")
+        out = Path("outputs") / scenario.stem
     from .report import staged_output, write_plan_files
 
     _check_out(out, force)
