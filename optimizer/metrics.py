@@ -378,6 +378,13 @@ def plan_metrics(plan: Plan, states: pd.DataFrame | None = None) -> PlanMetrics:
     )
 
 
+def total_burden(plan: Plan) -> float:
+    """The burden a plan had to share: every case's weight (placed or not), or the quota total."""
+    if plan.cases is not None and "weight" in plan.cases.columns:
+        return float(plan.cases["weight"].sum())
+    return float(plan.counts.get("persons", plan.states["target"].sum()))
+
+
 def result_metrics(result) -> PlanMetrics:
     """`plan_metrics` of a `pipeline.RunResult`."""
     return plan_metrics(result.plan, result.participants)
