@@ -259,6 +259,88 @@ def _summarise(result, out: Path) -> None:
         stderr.print(f"tie: {tie}")
 
 
+@app.command(name="compare")
+def compare_command(
+    scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML; its [[variants]] tables are the variants, its own settings the base.")] = None,
+    states: Annotated[Optional[Path], typer.Option("--states", help="States CSV.")] = None,
+    cases: Annotated[Optional[Path], typer.Option("--cases", help="Cases CSV (family cases to place).")] = None,
+    total: Annotated[Optional[int], typer.Option("--total", min=0, help="Quota plans: persons to place, instead of a case list.")] = None,
+    formula: Annotated[Optional[list[str]], typer.Option("--formula", "-f", help="A variant per formula (repeat the option); replaces the scenario's [[variants]].")] = None,
+    method: Annotated[Optional[str], typer.Option("--method", "-m", help="Quota plans only: rounding method (default lp).")] = None,
+    only: OnlyOption = None,
+    exclude: ExcludeOption = None,
+    links: Annotated[Optional[str], typer.Option("--links", help="hard, soft (default) or off.")] = None,
+    solver: Annotated[Optional[str], typer.Option("--solver", help="highs (default) or cbc.")] = None,
+    time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="Seconds for the solver per run.")] = None,
+    sensitivity: Annotated[str, typer.Option("--sensitivity", help="allocation (re-solve each +/-10% weight move), targets (fair shares only, no solve) or none.")] = "allocation",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder, written only when every run succeeds (default: outputs/<scenario name>).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
+    report: Annotated[Optional[str], typer.Option("--report", help="Comma-separated report formats: html,md,xlsx,json,charts or none (default: all).")] = None,
+) -> None:
+    """Compare formula variants side by side: allocations, fairness metrics, weight sensitivity, reports."""
+    from .compare import compare as run_comparison, variants_from_formulas
+    from .report import parse_formats, staged_output, write_comparison_files, write_reports
+
+    if sensitivity not in ("allocation", "targets", "none"):
+        raise InputError(f"unknown --sensitivity '{sensitivity}'; choose allocation, targets or none")
+    parse_formats(report)  # a typo fails now, not after the runs
+    cli = ScenarioSettings(
+        states=str(states) if states else None,
+        cases=str(cases) if cases else None,
+        total=total,
+        only=split_codes(only) or None,
+        exclude=split_codes(exclude) or None,
+        method=method,
+        links=links,
+        solver=solver,
+        time_limit=time_limit,
+    )
+    base, base_dir, variants = _scenario_settings(scenario, cli)
+    if formula:
+        variants = variants_from_formulas(formula)
+    if not variants:
+        raise InputError("nothing to compare: give --formula NAME (repeat it) or a scenario with [[variants]] tables")
+    if out is None:
+        if scenario is None:
+            raise InputError("--out DIR is required without a scenario file: the folder to write the comparison into")
+        out = Path("outputs") / scenario.stem
+    _check_out(out, force)
+
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=stderr, transient=True) as bar:
+            task = bar.add_task("comparing", total=None)
+
+            def progress(done: int, steps: int, what: str) -> None:
+                bar.update(task, completed=done, total=steps, description=what)
+
+            comparison = run_comparison(base, variants, base_dir, sensitivity=sensitivity, progress=progress)
+    else:
+        comparison = run_comparison(base, variants, base_dir, sensitivity=sensitivity)
+
+    with staged_output(out, force=force) as folder:
+        write_comparison_files(comparison, folder)
+        write_reports(comparison.results, folder, report, comparison, title=base.title)
+
+    table = comparison.wide()
+    columns = ["code", "name"] + [f"allocated:{name}" for name in comparison.names]
+    frame = table[columns].rename(columns={f"allocated:{name}": name for name in comparison.names})
+    for name in comparison.names:
+        frame[name] = frame[name].astype("Int64")
+    _print_frame(frame, OutputFormat.table, title="Persons per state and variant")
+    for result, metrics in zip(comparison.results, comparison.metrics):
+        o = metrics.overall
+        stderr.print(
+            f"{result.name}: {result.plan.status}, placed {o.persons_placed:,} of {o.persons:,} persons, "
+            f"total deviation {o.total_absolute_deviation:,.2f}, Loosemore-Hanby {o.loosemore_hanby:.4f}",
+            markup=False,
+        )
+    for note in comparison.notes:
+        stderr.print(f"note: {note}", markup=False)
+    stderr.print(f"written to {out}", markup=False)
+
+
 def main() -> None:
     """Entry point: run the app, turning our errors into one line and an exit code."""
     try:
