@@ -1,0 +1,307 @@
+"""Reports: contents, escaping, determinism, the Excel workbook, and a real headless browser."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from optimizer import metrics as m
+from optimizer.cli import main
+from optimizer.compare import compare, variants_from_formulas
+from optimizer.errors import InputError
+from optimizer.pipeline import run
+from optimizer.report import explanation_table, parse_formats, staged_output, write_comparison_files, write_plan_files, write_reports
+from optimizer.schema import ScenarioSettings, load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+INPUTS = ROOT / "inputs"
+DATA = ROOT / "tests" / "data"
+RUN = {"created": "2024-06-01T12:00:00+00:00", "seconds": {}, "stage_seconds": {}}
+OTHER_RUN = {"created": "2025-01-02T03:04:05+00:00", "seconds": {"x": {"solve": 1.5}}, "stage_seconds": {}}
+
+
+def scenario_settings(name: str):
+    scenario, base_dir = load_scenario(INPUTS / "scenarios" / name)
+    return ScenarioSettings.model_validate(scenario.model_dump(exclude={"variants"})), base_dir
+
+
+@pytest.fixture(scope="module")
+def eu2015():
+    settings, base_dir = scenario_settings("eu-2015-relocation.toml")
+    return run(settings, base_dir, name="eu-2015 relocation")
+
+
+@pytest.fixture(scope="module")
+def families():
+    settings, base_dir = scenario_settings("pact-2024-families.toml")  # ~5 s: the one family plan here
+    return run(settings, base_dir, name="families")
+
+
+@pytest.fixture(scope="module")
+def evil(tmp_path_factory):
+    """States whose names a browser or a spreadsheet would execute."""
+    folder = tmp_path_factory.mktemp("evil")
+    frame = pd.DataFrame(
+        {
+            "code": ["AA", "BB", "CC", "DD"],
+            "name": ["<script>alert('x')</script> & Co", '=HYPERLINK("http://evil.example")', "+cmd|' /C calc'!A0", "@SUM(1+1) | pipe"],
+            "population": [1000, 2000, 500, 800],
+            "gdp_meur": [500, 100, 1000, 800],
+            "capacity": [None, None, 3, None],
+        }
+    )
+    path = folder / "evil.csv"
+    frame.to_csv(path, index=False)
+    return run(ScenarioSettings(states=str(path), total=100, formula="pact-2024"), name="<b>evil</b>")
+
+
+def test_parse_formats():
+    assert parse_formats(None) == ["html", "md", "xlsx", "json", "charts"]
+    assert parse_formats("all") == parse_formats(None)
+    assert parse_formats("none") == []
+    assert parse_formats(" md, HTML") == ["html", "md"]
+    with pytest.raises(InputError, match="unknown report format 'pdf'"):
+        parse_formats("html,pdf")
+
+
+def test_all_reports_for_one_quota_plan(eu2015, tmp_path):
+    written = write_reports([eu2015], tmp_path, None, run=RUN)
+    names = sorted(p.relative_to(tmp_path).as_posix() for p in written)
+    assert names == ["charts/allocation-1.png", "charts/lorenz.png", "charts/ratio.png", "report.html", "report.json", "report.md", "report.xlsx"]
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    # Self-contained: no scripts, no external resources of any kind.
+    assert "<script" not in page and "<link" not in page and "@import" not in page
+    assert not re.search(r"url\((?!#)", page)  # only references inside the page (SVG clip paths)
+    assert not re.search(r'(src|href)="(?!#)', page)
+    assert page.count("<svg") == 3 and "Lorenz curve" in page and "Ratio to fair share" in page
+    for section in ("summary", "charts", "states", "explanation", "metrics", "provenance", "run"):
+        assert f'<section id="{section}">' in page
+    assert "SHA-256" in page and "relocate 0.1.0" in page and "eu-2015" in page
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    for chart in ("allocation-1", "ratio", "lorenz"):
+        assert f"(charts/{chart}.png)" in md
+        assert (tmp_path / "charts" / f"{chart}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    document = json.loads((tmp_path / "report.json").read_text())
+    variant = document["variants"][0]
+    expected = m.result_metrics(eu2015).overall
+    assert variant["metrics"]["loosemore_hanby"] == pytest.approx(expected.loosemore_hanby)
+    assert variant["metrics"]["persons_placed"] == 120000
+    assert len(variant["states"]) == 22 and variant["formula"]["name"] == "eu-2015"
+    assert document["run"] == RUN and "comparison" not in document
+
+
+def test_only_the_chosen_formats(eu2015, tmp_path):
+    assert write_reports([eu2015], tmp_path, "none") == []
+    written = write_reports([eu2015], tmp_path, "charts", run=RUN)
+    assert all(p.parent.name == "charts" and p.suffix == ".png" for p in written) and len(written) == 3
+    written = write_reports([eu2015], tmp_path / "x", "json", run=RUN) if (tmp_path / "x").mkdir() is None else None
+    assert [p.name for p in written] == ["report.json"]
+
+
+def test_excel_workbook(eu2015, tmp_path):
+    write_reports([eu2015], tmp_path, "xlsx", run=RUN)
+    book = load_workbook(tmp_path / "report.xlsx")
+    assert {"Summary", "States", "Cases", "Metrics", "Comparison"} <= set(book.sheetnames)
+    sheet = book["States"]
+    header = [c.value for c in sheet[1]]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 22
+    col = {name: i for i, name in enumerate(header)}
+    assert all(isinstance(r[col["allocated"]], int) for r in rows)
+    assert all(isinstance(r[col["share"]], float) for r in rows)
+    assert sum(r[col["allocated"]] for r in rows) == 120000
+    assert sheet.cell(row=2, column=col["share"] + 1).number_format == "0.0000%"
+    metrics = {r[0]: r for r in book["Metrics"].iter_rows(min_row=2, values_only=True)}
+    assert metrics["persons_placed"][3] == 120000
+    assert isinstance(metrics["loosemore_hanby"][3], float)
+    assert book.properties.created.isoformat().startswith("2024-06-01T12:00:00")
+
+
+def test_user_text_is_escaped_and_neutralised(evil, tmp_path):
+    write_plan_files(evil, tmp_path)
+    write_reports([evil], tmp_path, None, run=RUN)
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in page and "<b>evil" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; Co" in page
+    assert "&lt;b&gt;evil&lt;/b&gt;" in page
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "<script" not in md and "@SUM(1+1) \\| pipe" in md
+    book = load_workbook(tmp_path / "report.xlsx")
+    names = [row[2] for row in book["States"].iter_rows(min_row=2, values_only=True)]
+    assert names == ["<script>alert('x')</script> & Co", "'=HYPERLINK(\"http://evil.example\")", "'+cmd|' /C calc'!A0", "'@SUM(1+1) | pipe"]
+    states_csv = pd.read_csv(tmp_path / "plan_states.csv")
+    assert states_csv["name"].str.startswith(("=", "+", "-", "@")).sum() == 0
+    # CC is at capacity (3) and below its target: the explanation says so.
+    explained = explanation_table(evil)
+    assert explained.at["CC", "capacity_binding"] and explained.at["CC", "reason"] == "capacity full"
+    assert "Capacity 3 persons, full." in explained.at["CC", "explanation"]
+
+
+def _zip_entries(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {info.filename: archive.read(info.filename) for info in archive.infolist()}
+
+
+def test_reports_are_deterministic_except_the_run_facts(eu2015, tmp_path):
+    one, two, three = tmp_path / "1", tmp_path / "2", tmp_path / "3"
+    for folder, facts in ((one, RUN), (two, RUN), (three, OTHER_RUN)):
+        folder.mkdir()
+        write_reports([eu2015], folder, None, run=facts)
+    files = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file())
+    for name in files:
+        assert (one / name).read_bytes() == (two / name).read_bytes(), name
+    # Another run: only the run section (HTML, Markdown), the run entry (JSON) and the workbook's
+    # dates differ.
+    for name in ("charts/allocation-1.png", "charts/ratio.png", "charts/lorenz.png"):
+        assert (one / name).read_bytes() == (three / name).read_bytes()
+    strip_html = lambda text: re.sub(r'<section id="run">.*?</section>', "", text, flags=re.S)
+    a, b = (one / "report.html").read_text(), (three / "report.html").read_text()
+    assert a != b and strip_html(a) == strip_html(b)
+    strip_md = lambda text: text[: text.index("## Run")]
+    a, b = (one / "report.md").read_text(), (three / "report.md").read_text()
+    assert a != b and strip_md(a) == strip_md(b)
+    a, b = json.loads((one / "report.json").read_text()), json.loads((three / "report.json").read_text())
+    assert a.pop("run") != b.pop("run") and a == b
+    a, b = _zip_entries(one / "report.xlsx"), _zip_entries(three / "report.xlsx")
+    assert a.pop("docProps/core.xml") != b.pop("docProps/core.xml") and a == b
+
+
+def test_explanation_sums_up(eu2015):
+    explained = explanation_table(eu2015)
+    effects = [c for c in explained.columns if c.startswith("effect:")]
+    # eu-2015: four criteria, and what the caps cut is spread by the base key
+    assert effects == ["effect:population", "effect:gdp_meur", "effect:1/asylum_per_million", "effect:1/unemployment_pct", "effect:remainder"]
+    assert explained[effects].sum(axis=1).to_numpy() == pytest.approx(explained["target"].to_numpy())
+    assert (explained["hosted_adjustment"].abs() < 1e-9).all()
+    assert explained["difference"].to_numpy() == pytest.approx((explained["burden"] - explained["target"]).to_numpy())
+    assert (explained["capped"] != "").sum() > 0
+    assert set(explained["reason"]) == {"rounding to whole persons"}
+    # By hand: Germany's population effect is 0.4 x its population share x 120,000
+    states = eu2015.participants
+    assert explained.at["DE", "effect:population"] == pytest.approx(0.4 * states.at["DE", "population"] / states["population"].sum() * 120000)
+
+
+def test_explanation_with_persons_already_hosted():
+    result = run(ScenarioSettings(states=str(DATA / "hosted.csv"), total=100, formula="pact-2024", count_hosted=True))
+    explained = explanation_table(result)
+    # Shares 1/4, 1/4, 1/2 of 100 + 50 hosted; AA already hosts 50: target max(0, 37.5 - 50) = 0
+    assert explained["key_amount"].tolist() == pytest.approx([37.5, 37.5, 75.0])
+    assert explained["hosted_adjustment"].tolist() == pytest.approx([-37.5, 0.0, 0.0])
+    assert "Already hosted" in explained.at["AA", "explanation"]
+    metrics = m.result_metrics(result).overall
+    assert metrics.zero_target_allocated == int(result.plan.states.at["AA", "allocated"] > 0)
+
+
+def test_family_plan_reports(families, tmp_path):
+    write_plan_files(families, tmp_path)
+    write_reports([families], tmp_path, None)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    document = json.loads((tmp_path / "report.json").read_text())
+    # One run timestamp, in every file that has one
+    assert document["run"]["created"] == saved["run"]["created"]
+    assert saved["fairness"]["cases_split"] == 0 and saved["fairness"]["states_at_capacity"] > 0
+    variant = document["variants"][0]
+    assert len(variant["cases"]) == 2000 and variant["counts"]["cases_split"] == 0
+    book = load_workbook(tmp_path / "report.xlsx", read_only=True)
+    assert book["Cases"].max_row == 2001
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert '<section id="cases">' in page and "family groups kept together" in page
+    explained = explanation_table(families)
+    assert explained.at["FR", "capacity_binding"] and explained.at["FR", "reason"] == "capacity full"
+    assert explained["key_amount"].to_numpy() == pytest.approx(explained["target"].to_numpy())
+    # The plan table gained the fairness columns.
+    states = pd.read_csv(tmp_path / "plan_states.csv")
+    assert {"ratio", "per_1000", "per_bn_gdp", "capacity_use", "deviation_pct"} <= set(states.columns)
+    assert states.set_index("code").at["FR", "capacity_use"] == 1.0
+
+
+def test_comparison_reports(tmp_path):
+    base = ScenarioSettings(states=str(INPUTS / "eu_plus_2023.csv"), total=30000, exclude=["LI"], title="Keys & <friends>")
+    comparison = compare(base, variants_from_formulas(["german-1994", "pact-2024"]))
+    with staged_output(tmp_path / "out") as folder:
+        write_comparison_files(comparison, folder)
+        write_reports(comparison.results, folder, None, comparison, title=base.title)
+    out = tmp_path / "out"
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<title>Keys &amp; &lt;friends&gt;</title>" in page
+    assert '<section id="comparison">' in page and "Sensitivity to the criterion weights" in page
+    assert page.count("<svg") == 2 + 3  # allocation per variant, comparison, ratio, Lorenz
+    book = load_workbook(out / "report.xlsx")
+    assert {"Comparison", "Sensitivity"} <= set(book.sheetnames)
+    header = [c.value for c in book["Comparison"][1]]
+    assert header[:4] == ["code", "name", "allocated:german-1994", "allocated:pact-2024"]
+    document = json.loads((out / "report.json").read_text())
+    assert [v["name"] for v in document["variants"]] == ["german-1994", "pact-2024"]
+    assert len(document["comparison"]["sensitivity"]) == (3 + 2) * 2 * 30
+    assert json.loads((out / "metrics.json").read_text())["run"] == document["run"]
+    # Several results without a Comparison object: the tables are built from the results.
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    write_reports(comparison.results, plain, "json", run=RUN)
+    assert "sensitivity" not in json.loads((plain / "report.json").read_text())["comparison"]
+
+
+def relocate(*args, capsys) -> tuple[int, str, str]:
+    saved = sys.argv
+    sys.argv = ["relocate", *map(str, args)]
+    code = 0
+    try:
+        main()
+    except SystemExit as done:
+        code = done.code or 0
+    finally:
+        sys.argv = saved
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_solve_writes_every_report_by_default(capsys, tmp_path):
+    out_dir = tmp_path / "eu2015"
+    code, _, err = relocate("solve", INPUTS / "scenarios" / "eu-2015-relocation.toml", "--out", out_dir, capsys=capsys)
+    assert code == 0, err
+    names = {p.name for p in out_dir.iterdir()}
+    assert {"plan_states.csv", "metrics.json", "report.html", "report.md", "report.xlsx", "report.json", "charts"} <= names
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert metrics["fairness"]["participants"] == 22
+    assert json.loads((out_dir / "report.json").read_text())["run"]["created"] == metrics["run"]["created"]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium); the headless-browser check needs it")
+def test_report_renders_in_headless_chromium(eu2015, tmp_path):
+    from PIL import Image
+
+    write_reports([eu2015], tmp_path, "html", run=RUN)
+    shot = tmp_path / "shot.png"
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "screenshot_report.sh"), str(tmp_path / "report.html"), str(shot), "1000x1400"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    image = Image.open(shot).convert("RGB")
+    assert image.size == (1000, 1400)
+    # Not a blank page: text, the blue header rule and the chart colours are there.
+    colours = image.getcolors(maxcolors=1 << 20)
+    assert len(colours) > 50
+    pixels = np.asarray(image)
+    assert (pixels.min(axis=2) < 100).mean() > 0.01  # some dark text
+    assert ((pixels[..., 2] > 150) & (pixels[..., 0] < 80)).any()  # the blue of the charts/header
+
+
+def test_committed_screenshot_is_small():
+    shot = ROOT / "docs" / "report.png"
+    assert shot.exists() and 10_000 < shot.stat().st_size < 1_000_000
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
