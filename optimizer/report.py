@@ -496,7 +496,7 @@ def _rc(name: str) -> dict:
     return {
         "svg.hashsalt": f"relocate-{name}",
         "svg.fonttype": "none",
-        "font.family": "DejaVu Sans",
+        "font.family": "sans-serif",
         "font.size": 9,
         "text.parse_math": False,
         "path.simplify": True,
@@ -1206,6 +1206,7 @@ def render_xlsx(views: list[_View], frames, title: str, run: dict, comparison=No
 
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
     from openpyxl.writer.excel import ExcelWriter
 
     wide, per_variant, sensitivity = frames
@@ -1240,7 +1241,7 @@ def render_xlsx(views: list[_View], frames, title: str, run: dict, comparison=No
         line(f"Input {role} SHA-256", [v.provenance["inputs"].get(role, {}).get("sha256") for v in views])
     ws.column_dimensions["A"].width = 48
     for j in range(len(views)):
-        ws.column_dimensions[chr(ord("B") + j) if j < 25 else "Z"].width = 24
+        ws.column_dimensions[get_column_letter(j + 2)].width = 24
 
     states = pd.concat(
         [v.metrics.states.reset_index().assign(variant=v.name) for v in views], ignore_index=True
@@ -1258,8 +1259,8 @@ def render_xlsx(views: list[_View], frames, title: str, run: dict, comparison=No
         cases = pd.concat(frames_cases, ignore_index=True)
         cases = cases[["variant"] + [c for c in cases.columns if c != "variant"]]
         if len(cases) > MAX_CASE_ROWS:
+            # Too long for a workbook: the unplaced cases here, the whole list in plan_cases.csv.
             cases = cases[cases["state"] == ""]
-            ws.title = "Cases"
         _sheet(ws, cases)
     else:
         _note_sheet(ws, "Quota plan: no case list (every unit is one person).")
