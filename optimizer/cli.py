@@ -326,9 +326,7 @@ def compare_command(
     table = comparison.wide()
     columns = ["code", "name"] + [f"allocated:{name}" for name in comparison.names]
     frame = table[columns].rename(columns={f"allocated:{name}": name for name in comparison.names})
-    for name in comparison.names:
-        frame[name] = frame[name].astype("Int64")
-    _print_frame(frame, OutputFormat.table, title="Persons per state and variant")
+    _print_frame(frame, OutputFormat.table, title="Persons per state and variant", floats={name: ",.0f" for name in comparison.names})
     for result, metrics in zip(comparison.results, comparison.metrics):
         o = metrics.overall
         stderr.print(
