@@ -261,11 +261,11 @@ def _summarise(result, out: Path) -> None:
 
 @app.command(name="compare")
 def compare_command(
-    scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML; its [[variants]] tables are the variants, its own settings the base.")] = None,
+    scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML; its \\[\\[variants]] tables are the variants, its own settings the base.")] = None,
     states: Annotated[Optional[Path], typer.Option("--states", help="States CSV.")] = None,
     cases: Annotated[Optional[Path], typer.Option("--cases", help="Cases CSV (family cases to place).")] = None,
     total: Annotated[Optional[int], typer.Option("--total", min=0, help="Quota plans: persons to place, instead of a case list.")] = None,
-    formula: Annotated[Optional[list[str]], typer.Option("--formula", "-f", help="A variant per formula (repeat the option); replaces the scenario's [[variants]].")] = None,
+    formula: Annotated[Optional[list[str]], typer.Option("--formula", "-f", help="A variant per formula (repeat the option); replaces the scenario's \\[\\[variants]].")] = None,
     method: Annotated[Optional[str], typer.Option("--method", "-m", help="Quota plans only: rounding method (default lp).")] = None,
     only: OnlyOption = None,
     exclude: ExcludeOption = None,
