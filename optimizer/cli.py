@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 
 import pandas as pd
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -52,6 +53,16 @@ WeightColumnOption = Annotated[
 OnlyOption = Annotated[Optional[str], typer.Option("--only", help="Comma-separated codes: only these states take part.")]
 ExcludeOption = Annotated[Optional[str], typer.Option("--exclude", help="Comma-separated codes of states that do not take part.")]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+
+
+def _settings(**given) -> ScenarioSettings:
+    """Command-line settings, validated like a scenario file; a bad value names its option."""
+    try:
+        return ScenarioSettings(**given)
+    except ValidationError as err:
+        first = err.errors()[0]
+        option = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "an option"
+        raise InputError(f"{option}: {first['msg']} (got {first.get('input')!r})") from None
 
 
 def _print_frame(frame: pd.DataFrame, fmt: OutputFormat, title: str | None = None, floats: dict[str, str] | None = None) -> None:
@@ -108,7 +119,7 @@ def key(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Print each participating state's share under a formula, and what each criterion contributed."""
-    settings = ScenarioSettings(
+    settings = _settings(
         states=str(states), formula=formula, weight_column=weight_column, only=split_codes(only), exclude=split_codes(exclude)
     )
     all_states, chosen, result = key_for(settings)
@@ -137,7 +148,7 @@ def apportion_command(
     """Whole-person quotas: each state's fair share of a total, rounded by a method, within capacities."""
     if solver not in ("highs", "cbc"):
         raise InputError(f"unknown solver '{solver}'; choose highs or cbc")
-    settings = ScenarioSettings(
+    settings = _settings(
         states=str(states),
         total=total,
         formula=formula,
@@ -197,7 +208,7 @@ def solve(
     report: Annotated[Optional[str], typer.Option("--report", help="Comma-separated report formats: html,md,xlsx,json,charts or none (default: all).")] = None,
 ) -> None:
     """Solve a plan: place family cases (or a quota total) in willing states, never splitting a family."""
-    cli = ScenarioSettings(
+    cli = _settings(
         states=str(states) if states else None,
         cases=str(cases) if cases else None,
         total=total,
@@ -219,13 +230,14 @@ def solve(
         if scenario is None:
             raise InputError("--out DIR is required without a scenario file: the folder to write the plan into")
         out = Path("outputs") / scenario.stem
-    from .report import staged_output, write_plan_files
+    from .report import parse_formats, staged_output, write_plan_files, write_reports
 
+    parse_formats(report)  # a typo fails now, not after the solve
     _check_out(out, force)
     result = run(settings, base_dir, name=(settings.title or (scenario.stem if scenario else "plan")))
     with staged_output(out, force=force) as folder:
         write_plan_files(result, folder)
-        _write_reports(result, folder, report)
+        write_reports([result], folder, formats=report)
     _summarise(result, out)
 
 
@@ -235,15 +247,6 @@ def _check_out(out: Path, force: bool) -> None:
         raise InputError("output path exists and is not a folder", file=out)
     if out.is_dir() and any(out.iterdir()) and not force:
         raise InputError("output folder is not empty; use --force to replace it", file=out)
-
-
-def _write_reports(result, folder: Path, report: str | None) -> None:
-    """Reports beyond the plan files; filled in by the report module when available."""
-    try:
-        from .report import write_reports
-    except ImportError:
-        return
-    write_reports([result], folder, formats=report)
 
 
 def _summarise(result, out: Path) -> None:
@@ -284,7 +287,7 @@ def compare_command(
     if sensitivity not in ("allocation", "targets", "none"):
         raise InputError(f"unknown --sensitivity '{sensitivity}'; choose allocation, targets or none")
     parse_formats(report)  # a typo fails now, not after the runs
-    cli = ScenarioSettings(
+    cli = _settings(
         states=str(states) if states else None,
         cases=str(cases) if cases else None,
         total=total,
@@ -339,14 +342,19 @@ def compare_command(
     stderr.print(f"written to {out}", markup=False)
 
 
+def _is_usage_error(err: Exception) -> bool:
+    """Click's usage errors (typer vendors click in recent versions, so match by shape, not class)."""
+    return callable(getattr(err, "format_message", None)) and isinstance(getattr(err, "exit_code", None), int)
+
+
 def main() -> None:
     """Entry point: run the app, turning our errors into one line and an exit code."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except RelocationError as err:
         if os.environ.get("RELOCATE_DEBUG"):
             raise
-        stderr.print(f"relocate: error: {err}", markup=False, soft_wrap=True)
+        stderr.print(f"relocate: error: {err}", markup=False)
         sys.exit(err.exit_code)
     except typer.Exit as done:
         sys.exit(done.exit_code)
@@ -356,11 +364,14 @@ def main() -> None:
     except KeyboardInterrupt:
         stderr.print("relocate: interrupted; no output written", markup=False)
         sys.exit(130)
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) stopped listening: not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     except Exception as err:  # the promise is: never a traceback
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
+        if _is_usage_error(err):
+            message = " ".join(err.format_message().split())
+            stderr.print(f"relocate: error: {message} (see relocate --help)", markup=False)
             sys.exit(err.exit_code)
         if os.environ.get("RELOCATE_DEBUG"):
             raise
@@ -368,6 +379,6 @@ def main() -> None:
             f"relocate: internal error ({type(err).__name__}: {err}); please report it with the inputs "
             "(RELOCATE_DEBUG=1 shows the traceback)",
             markup=False,
-            soft_wrap=True,
         )
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

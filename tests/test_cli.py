@@ -158,3 +158,16 @@ def test_bad_input_one_line_exit_2(capsys, tmp_path):
 def test_python_dash_m_entry_point():
     done = subprocess.run([sys.executable, "-m", "optimizer", "formulas"], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0 and "pact-2024" in done.stdout
+
+
+def test_usage_errors_are_one_line(capsys):
+    for args in (["apportion", "--bogus"], ["apportion"], ["solve", "--links", "maybe", "--total", "3", "--out", "x"]):
+        code, _, err = relocate(*args, capsys=capsys)
+        assert code == 2, args
+        assert err.startswith("relocate: error:") and err.strip().count("\n") == 0, err
+
+
+def test_unknown_report_format_fails_before_solving(capsys, tmp_path):
+    code, _, err = relocate("solve", INPUTS / "scenarios" / "eu-2015-relocation.toml", "--report", "pdf", "--out", tmp_path / "o", capsys=capsys)
+    assert code == 2 and "unknown report format 'pdf'" in err
+    assert not (tmp_path / "o").exists()
