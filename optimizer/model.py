@@ -1,17 +1,22 @@
 """The placement model: an integer program that places family cases in participating states.
 
 Cases are never split: a case (and a `group` of cases, an extended family) goes whole to one state
-or stays unplaced. Interchangeable units, those with the same size, needs, exclusions and weight,
-are aggregated into one integer variable per (type, state) counting how many of them go there;
-units with family links are counted a second time, per linked state, to know how many links are
-honoured (see `CaseTypes`). Case ids are handed out afterwards, deterministically. This keeps the
-model a few thousand variables for a million people, where one binary per case and state does not
-solve at all (DOMAIN.md section 6). Quota mode (a total, no case list) is the same model with a
-single type of one-person case.
+or stays unplaced. Interchangeable units, those the model cannot tell apart (same persons, burden
+and persons per need; excluded from the same state or from at most one), are aggregated into one
+integer variable per (type, state) counting how many of them go there; units with family links are
+counted a second time, per linked state, to know how many links are honoured (see `CaseTypes`).
+Case ids are handed out afterwards, deterministically. This keeps the model a few thousand
+variables for a million people, where one binary per case and state does not solve at all
+(DOMAIN.md section 6; `benchmarks/baseline.py`). Quota mode (a total, no case list) is the same
+model with a single type of one-person case.
 
 Two things make the solver fast and its answers proven: cuts that give the LP relaxation the exact
 integer rounding loss of each state (`_integer_envelope`), so the root bound is tight, and a greedy
 warm start (`warmstart.py`) that usually meets that bound, so the search ends at the root.
+
+PuLP models, HiGHS solves: the formulation is written with PuLP (`_solve_pulp`, what CBC solves
+and the reference the tests hold the fast path to); for speed the HiGHS path loads the same matrix
+in bulk from numpy arrays (`_BulkModel`) and keeps one model across the stages.
 
 Objectives are lexicographic and solved in sequence, each stage fixing the optimum of the one
 before: (1) place as many persons as capacity allows; (2) minimise the total absolute deviation
@@ -25,6 +30,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -33,7 +39,7 @@ import pulp
 
 from .errors import InfeasibleError, InputError
 from .schema import CAPACITY_PREFIX, case_weights
-from .warmstart import warm_start
+from .warmstart import honour_given, warm_start
 
 LinksMode = Literal["hard", "soft", "off"]
 Objective = Literal["deviation", "minimax"]
@@ -105,29 +111,42 @@ class Plan:
 class CaseTypes:
     """Interchangeable units, aggregated.
 
-    A unit is a case, or all cases of one `group`. Units with the same persons, burden, needs and
-    allowed states form a *base type*: the model counts how many of each go to each state. A
-    family link does not change where a unit may go, only whether it is honoured there, so a unit
-    with soft links belongs to its base type too and, in addition, to a *link class* (base type +
-    links); the model counts separately how many of a link class sit in its linked states. A linked
-    unit placed elsewhere is exactly a plain unit of its base type: nothing is lost by pooling.
+    A unit is a case, or all cases of one `group`. The model only sees a unit's persons, burden,
+    persons per need and the states it may go to, so units alike in these form one *base type*:
+    the model counts how many of each go to each state (`limit[t, s]` at most).
 
-    Unit bookkeeping (for handing out case ids afterwards) is kept as arrays: `unit_base` and
-    `unit_link` per unit, and the member cases of unit u at `unit_members[unit_offsets[u]:unit_offsets[u+1]]`.
+    Exclusions are pooled too: a unit excluded from one participating state (or from none) joins
+    the base type of its persons, burden and needs, and `excluded[t, s]` counts the units of type
+    t that may not go to s, so at most `count[t] - excluded[t, s]` go there. That bound is exact:
+    units that each miss at most one state can be handed out to any counts within these bounds
+    (Hall's condition only binds for single states), and `assign_units` does so. Units that miss
+    two or more states keep a type of their own with their exact set of allowed states.
+
+    A family link does not change where a unit may go, only whether it is honoured there, so a
+    unit with soft links belongs to its base type too and, in addition, to a *link class* (base
+    type, excluded state and links); the model counts separately how many of a link class sit in
+    its linked states. A linked unit placed elsewhere is exactly a plain unit of its base type.
+
+    Unit bookkeeping (for handing out case ids afterwards) is kept as arrays: `unit_base`,
+    `unit_excluded` (the one state a pooled unit may not go to, -1 for none) and `unit_link` per
+    unit, and the member cases of unit u at `unit_members[unit_offsets[u]:unit_offsets[u+1]]`.
     """
 
     count: np.ndarray  # units per base type
     persons: np.ndarray  # persons per unit
     burden: np.ndarray  # burden units per unit
-    cases_per_unit: np.ndarray
+    group_units: np.ndarray  # units per base type that are groups of several cases
     need_persons: dict[str, np.ndarray]  # need -> persons needing it, per unit
-    allowed: list[np.ndarray]  # per base type: participant positions it may go to
+    limit: np.ndarray  # (types x states): most units of the type a state can take (0: not allowed)
+    excluded: np.ndarray  # (types x states): pooled units of the type excluded from the state
     no_state_reason: list[str]  # per base type: '' or why no state is allowed
     link_base: np.ndarray  # per link class: its base type
+    link_excluded: np.ndarray  # per link class: the state its units may not go to (-1: none)
     link_count: np.ndarray  # per link class: units
     link_states: list[np.ndarray]  # per link class: linked participant positions (allowed ones)
     link_honour: list[np.ndarray]  # per link class: cases honoured per unit at each linked state
     unit_base: np.ndarray | None = None
+    unit_excluded: np.ndarray | None = None
     unit_link: np.ndarray | None = None
     unit_of_case: np.ndarray | None = None
     unit_members: np.ndarray | None = None
@@ -136,6 +155,20 @@ class CaseTypes:
     @property
     def n_types(self) -> int:
         return len(self.count)
+
+    @cached_property
+    def allowed(self) -> list[np.ndarray]:
+        """Per base type: the participant positions some of its units may go to."""
+        return [np.flatnonzero(row) for row in self.limit > 0]
+
+    def variants(self) -> list[tuple[int, int, int]]:
+        """(base type, excluded state or -1, units) for every kind of unit, in type order."""
+        if self.unit_base is None:
+            return [(t, -1, int(c)) for t, c in enumerate(self.count)]
+        n_states = self.limit.shape[1]
+        key = self.unit_base * (n_states + 1) + (self.unit_excluded + 1)
+        values, counts = np.unique(key, return_counts=True)
+        return [(int(v // (n_states + 1)), int(v % (n_states + 1)) - 1, int(c)) for v, c in zip(values, counts)]
 
 
 def _split(cell: str) -> list[str]:
@@ -159,121 +192,134 @@ def _units(group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return unit_of_case, firsts, members, offsets
 
 
+def _code_masks(cells: np.ndarray, code_pos: dict[str, int], n_states: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct 'a;b' cells -> (index of each cell's distinct value, distinct x states 0/1 matrix)."""
+    inverse, distinct = pd.factorize(pd.Series(cells, dtype=object), sort=False)
+    masks = np.zeros((len(distinct), n_states), dtype=np.int64)
+    for k, cell in enumerate(distinct):
+        for code in _split(cell):
+            if code in code_pos:
+                masks[k, code_pos[code]] = 1
+    return inverse, masks
+
+
+_REASONS = (
+    "",
+    "excluded from every participating state",
+    "hard family links only to states that do not take part",
+    "group members' hard links have no common participating state",
+    "no participating state allowed",
+)
+
+
 def build_types(cases: pd.DataFrame, codes: list[str], settings: Settings) -> CaseTypes:
-    """Aggregate the case list into base types and link classes."""
+    """Aggregate the case list into base types and link classes (in bulk: no loop over cases)."""
     weights = case_weights(cases, settings.need_weights)
     size = cases["size"].to_numpy(dtype=np.int64)
     needs = cases["needs"].to_numpy(dtype=object)
     links = cases["links"].to_numpy(dtype=object)
     excluded = cases["excluded"].to_numpy(dtype=object)
     group = cases["group"].to_numpy(dtype=object)
-    hard = settings.links == "hard"
-    soft = settings.links == "soft"
-
-    # What makes two cases interchangeable for capacities and allowed states (links only when hard).
-    signature = {"size": size, "needs": needs, "excluded": excluded, "weight": weights}
-    if hard:
-        signature["links"] = links
-    case_base = pd.DataFrame(signature).groupby(list(signature), sort=False, dropna=False).ngroup().to_numpy()
+    n_states = len(codes)
+    code_pos = {code: i for i, code in enumerate(codes)}
 
     unit_of_case, firsts, members, offsets = _units(group)
-    sizes = np.diff(offsets)
-    base_key = case_base[firsts].astype(object)
-    link_key = (links[firsts] if soft else np.full(len(firsts), "", dtype=object)).astype(object)
-    for u in np.flatnonzero(sizes > 1):
-        m = members[offsets[u] : offsets[u + 1]]
-        base_key[u] = "g" + ",".join(str(b) for b in sorted(case_base[m]))
-        if soft:
-            pairs = sorted((int(case_base[i]), links[i]) for i in m)
-            link_key[u] = "|".join(f"{b}:{l}" for b, l in pairs) if any(l for _, l in pairs) else ""
-    unit_base, base_first = pd.factorize(pd.Series(base_key, dtype=object), sort=False)
-    unit_base = unit_base.astype(np.int64)
-    n_types = len(base_first)
+    n_units = len(firsts)
+    cases_in_unit = np.diff(offsets)
+    persons = np.bincount(unit_of_case, weights=size, minlength=n_units).astype(np.int64)
+    burden = np.bincount(unit_of_case, weights=weights, minlength=n_units)
+    need_cells, need_distinct = pd.factorize(pd.Series(needs, dtype=object), sort=False)
+    need_names = sorted({n for cell in need_distinct for n in _split(cell)})
+    unit_need = {}
+    for n in need_names:
+        has = np.array([n in _split(cell) for cell in need_distinct], dtype=bool)[need_cells]
+        unit_need[n] = np.bincount(unit_of_case, weights=size * has, minlength=n_units).astype(np.int64)
+
+    # Where each unit may go: not where a member is excluded; with hard links, only where every
+    # member with links has one.
+    allowed = np.ones((n_units, n_states), dtype=bool)
+    rows = np.flatnonzero(excluded != "")
+    if len(rows):
+        inverse, masks = _code_masks(excluded[rows], code_pos, n_states)
+        np.logical_and.at(allowed, unit_of_case[rows], masks[inverse] == 0)
+    reason = np.where(allowed.any(axis=1), 0, 1)
+    if settings.links == "hard":
+        rows = np.flatnonzero(links != "")
+        if len(rows):
+            inverse, masks = _code_masks(links[rows], code_pos, n_states)
+            np.logical_and.at(allowed, unit_of_case[rows], masks[inverse] > 0)
+        no_link_state = (reason == 0) & ~allowed.any(axis=1)
+        reason[no_link_state] = np.where(cases_in_unit[no_link_state] > 1, 3, 2)
+    reason[(reason == 0) & ~allowed.any(axis=1)] = 4
+
+    # Pooled units miss at most one state; the others keep their exact allowed set as part of the type.
+    n_allowed = allowed.sum(axis=1)
+    pooled = (reason == 0) & (n_allowed >= n_states - 1)
+    unit_excluded = np.where(pooled & (n_allowed < n_states), np.argmin(allowed, axis=1), -1).astype(np.int64)
+    pattern = np.full(n_units, -1, dtype=np.int64)
+    apart = np.flatnonzero((reason == 0) & ~pooled)
+    if len(apart):
+        packed = np.packbits(allowed[apart], axis=1)
+        pattern[apart] = pd.factorize(pd.Series([row.tobytes() for row in packed], dtype=object), sort=False)[0]
+    key = {"persons": persons, "burden": burden, "pattern": pattern, "reason": reason}
+    key.update({f"need:{n}": q for n, q in unit_need.items()})
+    unit_base = pd.DataFrame(key).groupby(list(key), sort=False).ngroup().to_numpy().astype(np.int64)
+    n_types = int(unit_base.max()) + 1 if n_units else 0
     first_unit = np.unique(unit_base, return_index=True)[1]
 
-    code_pos = {code: i for i, code in enumerate(codes)}
-    n_states = len(codes)
-    need_names = sorted({n for cell in set(needs) for n in _split(cell)})
     count = np.bincount(unit_base, minlength=n_types).astype(np.int64)
-    persons = np.zeros(n_types, dtype=np.int64)
-    burden = np.zeros(n_types)
-    cases_per_unit = np.zeros(n_types, dtype=np.int64)
-    need_persons = {n: np.zeros(n_types, dtype=np.int64) for n in need_names}
-    allowed, reasons = [], []
-    for t in range(n_types):
-        u = first_unit[t]
-        m = members[offsets[u] : offsets[u + 1]]
-        persons[t] = size[m].sum()
-        burden[t] = weights[m].sum()
-        cases_per_unit[t] = len(m)
-        mask = np.ones(n_states, dtype=bool)
-        reason = ""
-        for i in m:
-            for n in _split(needs[i]):
-                need_persons[n][t] += size[i]
-            for code in _split(excluded[i]):
-                if code in code_pos:
-                    mask[code_pos[code]] = False
-        if not mask.any():
-            reason = "excluded from every participating state"
-        if hard:
-            for i in m:
-                if links[i]:
-                    linked = np.zeros(n_states, dtype=bool)
-                    linked[[code_pos[c] for c in _split(links[i]) if c in code_pos]] = True
-                    mask &= linked
-            if not mask.any() and not reason:
-                reason = (
-                    "hard family links only to states that do not take part"
-                    if len(m) == 1
-                    else "group members' hard links have no common participating state"
-                )
-        if not mask.any() and not reason:
-            reason = "no participating state allowed"
-        allowed.append(np.flatnonzero(mask))
-        reasons.append(reason)
+    type_pooled = pooled[first_unit]
+    excl = np.zeros((n_types, n_states), dtype=np.int64)
+    marked = unit_excluded >= 0
+    if marked.any():
+        excl = np.bincount(
+            unit_base[marked] * n_states + unit_excluded[marked], minlength=n_types * n_states
+        ).reshape(n_types, n_states).astype(np.int64)
+    limit = np.where(type_pooled[:, None], count[:, None] - excl, count[:, None] * allowed[first_unit]).astype(np.int64)
 
-    # Link classes: units of one base type with the same links, honourable in some allowed state.
-    unit_link = np.full(len(firsts), -1, dtype=np.int64)
-    link_base, link_states, link_honour = [], [], []
-    has_link = np.flatnonzero(link_key != "")
-    if len(has_link):
-        keys = pd.Series(unit_base[has_link].astype(str), dtype=object) + "#" + pd.Series(link_key[has_link], dtype=object)
-        classes, class_first = pd.factorize(keys, sort=False)
-        class_unit = has_link[np.unique(classes, return_index=True)[1]]
-        kept = np.full(len(class_first), -1, dtype=np.int64)
-        for c in range(len(class_first)):
-            u = class_unit[c]
-            t = unit_base[u]
-            honour = np.zeros(n_states, dtype=np.int64)
-            for i in members[offsets[u] : offsets[u + 1]]:
-                for code in _split(links[i]):
-                    if code in code_pos:
-                        honour[code_pos[code]] += 1
-            honour_allowed = np.zeros(n_states, dtype=np.int64)
-            honour_allowed[allowed[t]] = honour[allowed[t]]
-            states = np.flatnonzero(honour_allowed)
-            if len(states):
-                kept[c] = len(link_base)
-                link_base.append(t)
-                link_states.append(states)
-                link_honour.append(honour_allowed[states])
-        unit_link[has_link] = kept[classes]
-    link_base_arr = np.array(link_base, dtype=np.int64)
-    link_count = np.bincount(unit_link[unit_link >= 0], minlength=len(link_base)).astype(np.int64)
+    # Link classes: units of one base type, excluded state and links, honourable in an allowed state.
+    unit_link = np.full(n_units, -1, dtype=np.int64)
+    link_base = link_excluded = link_count = np.zeros(0, dtype=np.int64)
+    link_states: list[np.ndarray] = []
+    link_honour: list[np.ndarray] = []
+    rows = np.flatnonzero(links != "") if settings.links == "soft" else np.zeros(0, dtype=np.int64)
+    if len(rows):
+        inverse, masks = _code_masks(links[rows], code_pos, n_states)
+        linked_units, where = np.unique(unit_of_case[rows], return_inverse=True)
+        honour = np.zeros((len(linked_units), n_states), dtype=np.int64)
+        np.add.at(honour, where, masks[inverse])
+        honour *= allowed[linked_units]
+        keep = honour.any(axis=1)
+        linked_units, honour = linked_units[keep], honour[keep]
+        if len(linked_units):
+            frame = pd.DataFrame(honour, columns=[f"s{s}" for s in range(n_states)])
+            frame.insert(0, "excluded", unit_excluded[linked_units])
+            frame.insert(0, "base", unit_base[linked_units])
+            classes = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy().astype(np.int64)
+            unit_link[linked_units] = classes
+            first = np.unique(classes, return_index=True)[1]
+            link_base = unit_base[linked_units[first]]
+            link_excluded = unit_excluded[linked_units[first]]
+            link_count = np.bincount(classes).astype(np.int64)
+            link_states = [np.flatnonzero(row) for row in honour[first]]
+            link_honour = [row[row > 0] for row in honour[first]]
+
     return CaseTypes(
         count=count,
-        persons=persons,
-        burden=burden,
-        cases_per_unit=cases_per_unit,
-        need_persons=need_persons,
-        allowed=allowed,
-        no_state_reason=reasons,
-        link_base=link_base_arr,
+        persons=persons[first_unit],
+        burden=burden[first_unit],
+        group_units=np.bincount(unit_base, weights=cases_in_unit > 1, minlength=n_types).astype(np.int64),
+        need_persons={n: q[first_unit] for n, q in unit_need.items()},
+        limit=limit,
+        excluded=excl,
+        no_state_reason=[_REASONS[r] for r in reason[first_unit]],
+        link_base=link_base,
+        link_excluded=link_excluded,
         link_count=link_count,
         link_states=link_states,
         link_honour=link_honour,
         unit_base=unit_base,
+        unit_excluded=unit_excluded,
         unit_link=unit_link,
         unit_of_case=unit_of_case,
         unit_members=members,
@@ -287,11 +333,13 @@ def quota_types(total: int, n_states: int) -> CaseTypes:
         count=np.array([total], dtype=np.int64),
         persons=np.array([1], dtype=np.int64),
         burden=np.array([1.0]),
-        cases_per_unit=np.array([1], dtype=np.int64),
+        group_units=np.zeros(1, dtype=np.int64),
         need_persons={},
-        allowed=[np.arange(n_states)],
+        limit=np.full((1, n_states), total, dtype=np.int64),
+        excluded=np.zeros((1, n_states), dtype=np.int64),
         no_state_reason=[""],
         link_base=np.zeros(0, dtype=np.int64),
+        link_excluded=np.zeros(0, dtype=np.int64),
         link_count=np.zeros(0, dtype=np.int64),
         link_states=[],
         link_honour=[],
@@ -313,14 +361,391 @@ def targets(shares: pd.Series, total_burden: float, hosted: pd.Series | None = N
 
 # ---------------------------------------------------------------------------------------------
 # Solving
+#
+# PuLP models, HiGHS solves. The reference formulation is written with PuLP (`_solve_pulp`): it is
+# what CBC solves and what the tests hold the fast path to. For speed the HiGHS path
+# (`_BulkModel`) loads the same matrix into HiGHS in bulk from numpy arrays, keeps that one model
+# across the stages (changing the objective and adding the fixing rows instead of rebuilding), and
+# hands each stage a starting solution. Both paths solve the same model to proven optimality.
+
+# HiGHS options on top of the defaults. Presolve stays on; see BENCHMARKS.md for what it costs.
+HIGHS_OPTIONS: dict[str, object] = {}
+
+
+@dataclass(frozen=True)
+class _Data:
+    """Everything the stages need, as arrays over participants."""
+
+    types: CaseTypes
+    target: np.ndarray
+    capacity: np.ndarray
+    minimum: np.ndarray
+    need_capacity: dict[str, np.ndarray]
+    envelope: list[tuple[float, float] | None]
+    total_persons: int
+
+    @property
+    def n_states(self) -> int:
+        return len(self.target)
+
+    def most_honour(self) -> float:
+        """Every link honoured in its best state: the bound for the links stage."""
+        return float(sum(int(self.types.link_count[l]) * int(h.max()) for l, h in enumerate(self.types.link_honour)))
+
+    def honour_value(self, honoured: np.ndarray) -> float:
+        return float(sum(float(honoured[l, self.types.link_states[l]] @ h) for l, h in enumerate(self.types.link_honour)))
+
+    def deviations(self, burden: np.ndarray) -> np.ndarray:
+        """The smallest deviation variables a plan with these burdens satisfies (over, under, envelope)."""
+        d = np.abs(burden - self.target)
+        for s, envelope in enumerate(self.envelope):
+            if envelope is not None:
+                d[s] = max(d[s], envelope[0] + envelope[1] * burden[s])
+        return d
+
+    def scales(self) -> np.ndarray:
+        return np.where(self.target > 0, self.target, 1.0)
+
+
+class _Infeasible(Exception):
+    pass
+
+
+def _tolerance(value: float) -> float:
+    """Slack on a fixing row: later stages stay within the optimum found, up to float noise."""
+    return 1e-7 * max(1.0, abs(value)) + 1e-9
+
+
+def _no_solution(name: str) -> InfeasibleError:
+    return InfeasibleError(f"the solver found no solution for stage '{name}' within the time limit; raise --time-limit")
+
+
+# -- HiGHS, in bulk ---------------------------------------------------------------------------
+
+
+class _BulkModel:
+    """The placement model in one `highspy.Highs` object, built from numpy arrays.
+
+    Columns: x (units of type t in state s, for every allowed pair), d (deviation per state); then,
+    when needed, `worst` (minimax) and y (honoured link-class units per linked state). Rows are the
+    reference formulation's rows, in bulk.
+    """
+
+    def __init__(self, data: _Data, settings: Settings):
+        import highspy
+
+        self.hs = highspy
+        self.data = data
+        types = data.types
+        n_states = data.n_states
+        h = self.h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("threads", 1)
+        h.setOptionValue("mip_rel_gap", float(settings.gap))
+        for option, value in HIGHS_OPTIONS.items():
+            h.setOptionValue(option, value)
+
+        self.xt, self.xs = np.nonzero(types.limit > 0)
+        n_x = len(self.xt)
+        self.xcol = np.full(types.limit.shape, -1, dtype=np.int64)
+        self.xcol[self.xt, self.xs] = np.arange(n_x)
+        self.d0 = n_x
+        self.n_cols = 0
+        self._add_columns(types.limit[self.xt, self.xs].astype(float), integer=True)
+        self._add_columns(np.full(n_states, np.inf), integer=False)
+        self.worst: int | None = None
+        self.y0: int | None = None
+        self.n_rows = 0
+
+        xt, xs, cols = self.xt, self.xs, np.arange(n_x)
+        persons = types.persons[xt].astype(float)
+        weight = types.burden[xt].astype(float)
+        # units of each type, where the per-state limits alone do not already say it
+        free = types.limit.sum(axis=1) > types.count
+        self._per_group(free, xt, cols, np.ones(n_x), upper=types.count.astype(float))
+        # capacity, minimum and need capacities per state
+        capacity, minimum = data.capacity, data.minimum
+        self._per_group(~np.isnan(capacity), xs, cols, persons, upper=capacity)
+        self._per_group(~np.isnan(minimum) & (np.nan_to_num(minimum) > 0), xs, cols, persons, lower=minimum)
+        for need, q in types.need_persons.items():
+            has = q[xt] > 0
+            self._per_group(~np.isnan(data.need_capacity[need]), xs[has], cols[has], q[xt[has]].astype(float), upper=data.need_capacity[need])
+        # deviation: d_s >= B_s - T_s, d_s >= T_s - B_s, d_s >= intercept_s + slope_s B_s
+        d_cols = self.d0 + np.arange(n_states)
+        every = np.arange(n_states)
+        for sign in (-1.0, 1.0):
+            self._add_rows(
+                sign * data.target,
+                np.full(n_states, np.inf),
+                np.concatenate([every, xs]),
+                np.concatenate([d_cols, cols]),
+                np.concatenate([np.ones(n_states), sign * weight]),
+            )
+        intercept = np.array([e[0] if e is not None else np.nan for e in data.envelope])
+        slope = np.array([e[1] if e is not None else 0.0 for e in data.envelope])
+        with_envelope = ~np.isnan(intercept)
+        if with_envelope.any():
+            rank = np.cumsum(with_envelope) - 1
+            pick = with_envelope[xs]
+            self._add_rows(
+                intercept[with_envelope],
+                np.full(int(with_envelope.sum()), np.inf),
+                np.concatenate([rank[with_envelope], rank[xs[pick]]]),
+                np.concatenate([d_cols[with_envelope], cols[pick]]),
+                np.concatenate([np.ones(int(with_envelope.sum())), -slope[xs[pick]] * weight[pick]]),
+            )
+        self.placed_cols, self.placed_values = cols, persons
+        self.everyone = self._add_rows(
+            np.array([float(data.total_persons)]), np.array([np.inf]), np.zeros(n_x, dtype=np.int64), cols, persons
+        )
+
+    # -- building ------------------------------------------------------------------------------
+
+    def _add_columns(self, upper: np.ndarray, integer: bool) -> int:
+        n = len(upper)
+        first = self.n_cols
+        if n:
+            self.h.addVars(n, np.zeros(n), upper)
+            if integer:
+                self.h.changeColsIntegrality(
+                    n, np.arange(first, first + n, dtype=np.int32), np.full(n, self.hs.HighsVarType.kInteger, dtype=np.uint8)
+                )
+        self.n_cols += n
+        return first
+
+    def _add_rows(self, lower, upper, rows, cols, values) -> int:
+        """Rows lower <= sum(value x column) <= upper, their entries as (row, column, value) triplets
+        (rows numbered from 0 within the call). Returns the index of the first row."""
+        lower = np.asarray(lower, dtype=float)
+        n = len(lower)
+        first = self.n_rows
+        if n == 0:
+            return first
+        rows = np.asarray(rows, dtype=np.int64)
+        order = np.argsort(rows, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))[:-1]]).astype(np.int32)
+        self.h.addRows(
+            n,
+            lower,
+            np.asarray(upper, dtype=float),
+            len(order),
+            starts,
+            np.asarray(cols, dtype=np.int32)[order],
+            np.asarray(values, dtype=float)[order],
+        )
+        self.n_rows += n
+        return first
+
+    def _per_group(self, rows_wanted, group, cols, values, lower=None, upper=None) -> None:
+        """One row per wanted group (type or state): sum of values x cols of the group within bounds."""
+        if not rows_wanted.any():
+            return
+        rank = np.cumsum(rows_wanted) - 1
+        pick = rows_wanted[group]
+        n = int(rows_wanted.sum())
+        low = np.full(n, -np.inf) if lower is None else np.asarray(lower, dtype=float)[rows_wanted]
+        high = np.full(n, np.inf) if upper is None else np.asarray(upper, dtype=float)[rows_wanted]
+        self._add_rows(low, high, rank[group[pick]], cols[pick], values[pick])
+
+    def fix(self, cols: np.ndarray, values: np.ndarray, value: float, sense: str) -> None:
+        """Keep later stages within the optimum just found."""
+        n = len(cols)
+        if sense == "max":
+            low, high = value - _tolerance(value), np.inf
+        else:
+            low, high = -np.inf, value + _tolerance(value)
+        self._add_rows(np.array([low]), np.array([high]), np.zeros(n, dtype=np.int64), cols, values)
+
+    def add_worst(self) -> None:
+        """Minimax: worst >= |B_s - T_s| / scale_s."""
+        data = self.data
+        n_states = data.n_states
+        self.worst = self._add_columns(np.array([np.inf]), integer=False)
+        scale = data.scales()
+        every = np.arange(n_states)
+        weight = data.types.burden[self.xt].astype(float)
+        cols = np.arange(len(self.xt))
+        for sign in (-1.0, 1.0):
+            self._add_rows(
+                sign * data.target,
+                np.full(n_states, np.inf),
+                np.concatenate([every, self.xs]),
+                np.concatenate([np.full(n_states, self.worst), cols]),
+                np.concatenate([scale, sign * weight]),
+            )
+
+    def add_links(self) -> None:
+        """y columns and their rows: class totals, y within x, and the pooled exclusions' bounds."""
+        types = self.data.types
+        n_states = self.data.n_states
+        yl = np.concatenate([np.full(len(s), l) for l, s in enumerate(types.link_states)]).astype(np.int64)
+        ys = np.concatenate(types.link_states).astype(np.int64)
+        self.yl, self.ys, self.honour = yl, ys, np.concatenate(types.link_honour).astype(float)
+        self.y0 = self._add_columns(types.link_count[yl].astype(float), integer=True)
+        ycols = self.y0 + np.arange(len(yl))
+        # a class spread over several states: at most its units in all
+        several = np.bincount(yl, minlength=len(types.link_count)) > 1
+        rank = np.cumsum(several) - 1
+        pick = several[yl]
+        self._per_group(several, yl, ycols, np.ones(len(yl)), upper=types.link_count.astype(float))
+        # honoured units of a type in a state are units of that type there
+        yt = types.link_base[yl]
+        pairs, pair_of = np.unique(yt * n_states + ys, return_inverse=True)
+        pt, ps = pairs // n_states, pairs % n_states
+        self._add_rows(
+            np.full(len(pairs), -np.inf),
+            np.zeros(len(pairs)),
+            np.concatenate([pair_of, np.arange(len(pairs))]),
+            np.concatenate([ycols, self.xcol[pt, ps]]),
+            np.concatenate([np.ones(len(yl)), -np.ones(len(pairs))]),
+        )
+        # pooled exclusions: x[t,s'] + (honoured units of t pinned outside s' that may go to s') <= count - excluded
+        hall_t, hall_s = np.nonzero(_hall_rows(types))
+        if len(hall_t):
+            rows, cols = [np.arange(len(hall_t))], [self.xcol[hall_t, hall_s]]
+            for r, (t, s) in enumerate(zip(hall_t, hall_s)):
+                of_t = np.flatnonzero((yt == t) & (ys != s) & (types.link_excluded[yl] != s))
+                rows.append(np.full(len(of_t), r))
+                cols.append(ycols[of_t])
+            rows, cols = np.concatenate(rows), np.concatenate(cols)
+            self._add_rows(np.full(len(hall_t), -np.inf), types.limit[hall_t, hall_s].astype(float), rows, cols, np.ones(len(rows)))
+
+    # -- solving -------------------------------------------------------------------------------
+
+    def objective(self, cols: np.ndarray, values: np.ndarray, maximize: bool = False) -> None:
+        costs = np.zeros(self.n_cols)
+        costs[cols] = values
+        self.h.changeColsCost(self.n_cols, np.arange(self.n_cols, dtype=np.int32), costs)
+        sense = self.hs.ObjSense.kMaximize if maximize else self.hs.ObjSense.kMinimize
+        self.h.changeObjectiveSense(sense)
+
+    def start(self, x: np.ndarray, y: np.ndarray | None = None) -> None:
+        """A complete starting solution from x (per x column) and y (link classes x states)."""
+        data = self.data
+        values = np.zeros(self.n_cols)
+        values[: len(x)] = x
+        burden = np.bincount(self.xs, weights=x * data.types.burden[self.xt], minlength=data.n_states)
+        values[self.d0 : self.d0 + data.n_states] = data.deviations(burden)
+        if self.worst is not None:
+            values[self.worst] = float((np.abs(burden - data.target) / data.scales()).max()) if data.n_states else 0.0
+        if self.y0 is not None and y is not None:
+            values[self.y0 : self.y0 + len(self.yl)] = y[self.yl, self.ys]
+        solution = self.hs.HighsSolution()
+        solution.col_value = values.tolist()
+        solution.value_valid = True
+        self.h.setSolution(solution)
+
+    def run(self, time_left: float | None, name: str) -> Stage:
+        h, hs = self.h, self.hs
+        h.setOptionValue("time_limit", float(max(time_left, 0.01)) if time_left is not None else np.inf)
+        start = time.perf_counter()
+        h.run()
+        seconds = time.perf_counter() - start
+        model_status = h.getModelStatus()
+        info = h.getInfo()
+        if model_status == hs.HighsModelStatus.kOptimal:
+            status, gap = "optimal", 0.0
+        elif model_status in (hs.HighsModelStatus.kInfeasible, hs.HighsModelStatus.kUnboundedOrInfeasible):
+            raise _Infeasible(name)
+        elif info.primal_solution_status == 2:  # kSolutionStatusFeasible: a plan, optimality not proven
+            status, gap = "feasible", None
+        else:
+            raise _no_solution(name)
+        reported = getattr(info, "mip_gap", None)
+        if reported is not None and math.isfinite(reported):
+            gap = max(float(reported), 0.0)
+        self.values = np.asarray(h.getSolution().col_value)
+        return Stage(name, float(info.objective_function_value), status, gap, seconds)
+
+    def x(self) -> np.ndarray:
+        return np.round(self.values[: len(self.xt)])
+
+    def counts(self) -> np.ndarray:
+        out = np.zeros(self.data.types.limit.shape, dtype=np.int64)
+        out[self.xt, self.xs] = self.x().astype(np.int64)
+        return out
+
+    def honoured(self) -> np.ndarray:
+        out = np.zeros((len(self.data.types.link_count), self.data.n_states), dtype=np.int64)
+        out[self.yl, self.ys] = np.round(self.values[self.y0 : self.y0 + len(self.yl)]).astype(np.int64)
+        return out
+
+
+def _hall_rows(types: CaseTypes) -> np.ndarray:
+    """(types x states): where the pooled exclusions need a row once link classes are counted:
+    types with link classes and a state some but not all of their units are excluded from."""
+    with_links = np.zeros(types.n_types, dtype=bool)
+    with_links[types.link_base] = True
+    return with_links[:, None] & (types.excluded > 0) & (types.limit > 0)
+
+
+def _solve_bulk(data: _Data, settings: Settings, start_x: np.ndarray, start_y: np.ndarray, remaining, states) -> tuple:
+    types = data.types
+    model = _BulkModel(data, settings)
+    d_cols = model.d0 + np.arange(data.n_states)
+    ones = np.ones(data.n_states)
+    stages: list[Stage] = []
+
+    # Stage 1: place as many persons as capacity allows, first tried as a constraint (the common case).
+    model.objective(d_cols, ones)
+    model.start(start_x[model.xt, model.xs])
+    try:
+        deviation_stage = model.run(remaining(), "total_deviation")
+        stages.append(Stage("persons_placed", float(data.total_persons), "optimal", 0.0, 0.0))
+    except _Infeasible:
+        model.h.changeRowBounds(model.everyone, -np.inf, np.inf)
+        if settings.require_all:
+            raise InfeasibleError(explain_infeasible(states, types)) from None
+        model.objective(model.placed_cols, model.placed_values, maximize=True)
+        model.start(start_x[model.xt, model.xs])
+        try:
+            stage = model.run(remaining(), "persons_placed")
+        except _Infeasible:
+            raise InfeasibleError(explain_infeasible(states, types)) from None
+        stages.append(stage)
+        if stage.objective <= 0.5 and data.total_persons > 0:
+            raise InfeasibleError("no case can be placed: " + explain_infeasible(states, types))
+        model.fix(model.placed_cols, model.placed_values, stage.objective, "max")
+        model.objective(d_cols, ones)
+        model.start(model.x())
+        deviation_stage = model.run(remaining(), "total_deviation")
+
+    if settings.objective == "minimax":
+        model.add_worst()
+        model.objective(np.array([model.worst]), np.ones(1))
+        model.start(model.x())
+        stage = model.run(remaining(), "max_relative_deviation")
+        stages.append(stage)
+        model.fix(np.array([model.worst]), np.ones(1), stage.objective, "min")
+        model.objective(d_cols, ones)
+        model.start(model.x())
+        deviation_stage = model.run(remaining(), "total_deviation")
+    stages.append(deviation_stage)
+
+    counts = model.counts()
+    honoured = honour_given(types, counts, start_y)
+    if settings.links == "soft" and len(types.link_count):
+        achieved = data.honour_value(honoured)
+        if achieved >= data.most_honour() - 1e-9:
+            # Every link that any participating state could honour is honoured: optimal as it is.
+            stages.append(Stage("links_honoured", achieved, "optimal", 0.0, 0.0))
+        else:
+            model.fix(d_cols, ones, deviation_stage.objective, "min")
+            model.add_links()
+            model.objective(model.y0 + np.arange(len(model.yl)), model.honour, maximize=True)
+            model.start(model.x(), honoured)
+            stages.append(model.run(remaining(), "links_honoured"))
+            counts, honoured = model.counts(), model.honoured()
+    return counts, honoured, stages
+
+
+# -- PuLP: the reference formulation ----------------------------------------------------------
 
 
 class _HiGHSWarm(pulp.HiGHS):
     """PuLP's HiGHS bridge, handing the variables' current values to HiGHS as a starting solution.
 
     PuLP 3.3 passes a start only to the HiGHS command-line bridge; the in-process one ignores it.
-    A good start matters here: the envelope cuts make the root bound tight, so an incumbent that
-    meets it ends the search at the root instead of after seconds of primal heuristics.
     """
 
     def callSolver(self, lp):  # noqa: N802 (PuLP's name)
@@ -332,6 +757,8 @@ class _HiGHSWarm(pulp.HiGHS):
             solution.col_value = values
             solution.value_valid = True
             lp.solverModel.setSolution(solution)
+        for option, value in HIGHS_OPTIONS.items():
+            lp.solverModel.setOptionValue(option, value)
         lp.solverModel.run()
 
 
@@ -355,9 +782,7 @@ def _run(prob: pulp.LpProblem, settings: Settings, time_left: float | None, name
     elif prob.status == pulp.LpStatusInfeasible or prob.sol_status == pulp.LpSolutionInfeasible:
         raise _Infeasible(name)
     else:
-        raise InfeasibleError(
-            f"the solver found no solution for stage '{name}' within the time limit; raise --time-limit"
-        )
+        raise _no_solution(name)
     if settings.solver == "highs":
         reported = getattr(prob.solverModel.getInfo(), "mip_gap", None)
         if reported is not None and math.isfinite(reported):
@@ -366,47 +791,18 @@ def _run(prob: pulp.LpProblem, settings: Settings, time_left: float | None, name
     return Stage(name, float(value) if value is not None else 0.0, status, gap, seconds)
 
 
-class _Infeasible(Exception):
-    pass
-
-
 def _fix(prob: pulp.LpProblem, expression: pulp.LpAffineExpression, value: float, sense: str, name: str) -> None:
     """Keep later stages within the optimum just found (with a tolerance for the float value)."""
-    tolerance = 1e-7 * max(1.0, abs(value)) + 1e-9
     if sense == "max":
-        prob += expression >= value - tolerance, name
+        prob += expression >= value - _tolerance(value), name
     else:
-        prob += expression <= value + tolerance, name
+        prob += expression <= value + _tolerance(value), name
 
 
-def solve(
-    states: pd.DataFrame,
-    shares: pd.Series,
-    types: CaseTypes,
-    settings: Settings,
-) -> tuple[np.ndarray, np.ndarray, tuple[Stage, ...], pd.Series, dict[str, float]]:
-    """Solve the placement of `types` among the participants `states`.
-
-    Returns the units of each base type placed in each participant (types x states), the units of
-    each link class placed in each participant and honoured there (links x states), the stages,
-    the targets and timings.
-    """
-    t0 = time.perf_counter()
-    n_states = len(states)
-    total_burden = float((types.count * types.burden).sum())
-    hosted = states["hosted"] if settings.count_hosted and "hosted" in states.columns else None
-    if settings.count_hosted and hosted is None:
-        raise InputError(
-            "--count-hosted needs a 'hosted' column in the states file",
-            file=states.attrs.get("source"),
-            column="hosted",
-        )
-    target = targets(shares, total_burden, hosted)
-    target_values = target.to_numpy(dtype=float)
-    capacity = _column(states, "capacity")
-    minimum = _column(states, "minimum")
-    need_capacity = {n: _column(states, CAPACITY_PREFIX + n) for n in types.need_persons}
-
+def _solve_pulp(data: _Data, settings: Settings, start_x: np.ndarray, start_y: np.ndarray, remaining, states) -> tuple:
+    types = data.types
+    n_states = data.n_states
+    target_values = data.target
     prob = pulp.LpProblem("relocation", pulp.LpMinimize)
     per_state_persons: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(n_states)]
     per_state_burden: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(n_states)]
@@ -415,9 +811,9 @@ def solve(
     x: list[dict[int, pulp.LpVariable]] = []
     for t in range(types.n_types):
         row = {}
-        cat = pulp.LpBinary if types.count[t] == 1 else pulp.LpInteger
-        for s in types.allowed[t]:
-            var = prob.add_variable(f"x_{t}_{s}", 0, int(types.count[t]), cat)
+        for s in np.flatnonzero(types.limit[t]):
+            bound = int(types.limit[t, s])
+            var = prob.add_variable(f"x_{t}_{s}", 0, bound, pulp.LpBinary if bound == 1 else pulp.LpInteger)
             row[int(s)] = var
             per_state_persons[s].append((var, float(types.persons[t])))
             per_state_burden[s].append((var, float(types.burden[t])))
@@ -445,44 +841,44 @@ def solve(
         prob += pulp.lpSum(row.values()) <= int(types.link_count[l]), f"link_units_{l}"
     for (t, s), variables in linked_in_state.items():
         prob += pulp.lpSum(variables) - x[t][s] <= 0, f"linked_{t}_{s}"
+    # Pooled exclusions with link classes: the units left after the honoured ones are pinned must
+    # still fit the counts (CaseTypes): x[t,s] - honoured in s + all honoured - honoured of units
+    # excluded from s <= count - excluded[t,s]. A unit honoured in s2 counts unless s2 = s or it is
+    # excluded from s.
+    for t, s in zip(*np.nonzero(_hall_rows(types))):
+        pinned = [
+            var
+            for l in np.flatnonzero(types.link_base == t)
+            if types.link_excluded[l] != s
+            for s2, var in y[l].items()
+            if s2 != s
+        ]
+        prob += x[t][s] + pulp.lpSum(pinned) <= int(types.limit[t, s]), f"pooled_{t}_{s}"
 
     for s in range(n_states):
         persons_s = pulp.LpAffineExpression(per_state_persons[s])
-        if not math.isnan(capacity[s]):
-            prob += persons_s <= capacity[s], f"capacity_{s}"
-        if not math.isnan(minimum[s]) and minimum[s] > 0:
-            prob += persons_s >= minimum[s], f"minimum_{s}"
+        if not math.isnan(data.capacity[s]):
+            prob += persons_s <= data.capacity[s], f"capacity_{s}"
+        if not math.isnan(data.minimum[s]) and data.minimum[s] > 0:
+            prob += persons_s >= data.minimum[s], f"minimum_{s}"
         for n in types.need_persons:
-            if not math.isnan(need_capacity[n][s]):
-                prob += pulp.LpAffineExpression(per_state_need[n][s]) <= float(need_capacity[n][s]), f"need_{n}_{s}"
+            if not math.isnan(data.need_capacity[n][s]):
+                prob += pulp.LpAffineExpression(per_state_need[n][s]) <= float(data.need_capacity[n][s]), f"need_{n}_{s}"
 
-    unit = burden_unit(types.burden)
     deviation = [prob.add_variable(f"d_{s}", 0) for s in range(n_states)]
     burden_s = [pulp.LpAffineExpression(per_state_burden[s]) for s in range(n_states)]
     for s in range(n_states):
         prob += deviation[s] >= burden_s[s] - float(target_values[s]), f"over_{s}"
         prob += deviation[s] >= float(target_values[s]) - burden_s[s], f"under_{s}"
-        envelope = _integer_envelope(float(target_values[s]), unit)
-        if envelope is not None:
-            intercept, slope = envelope
+        if data.envelope[s] is not None:
+            intercept, slope = data.envelope[s]
             prob += deviation[s] >= intercept + slope * burden_s[s], f"envelope_{s}"
     total_deviation = pulp.lpSum(deviation)
     placed = pulp.LpAffineExpression(placed_terms)
-    total_persons = int((types.count * types.persons).sum())
-
-    start_x, start_y = warm_start(types, capacity, need_capacity, target_values)
-    _set_start(x, start_x, y, start_y, deviation, (start_x * types.burden[:, None]).sum(axis=0), target_values)
-    build_seconds = time.perf_counter() - t0
+    total_persons = data.total_persons
+    _set_start(x, start_x, y, start_y, deviation, data.deviations((start_x * types.burden[:, None]).sum(axis=0)))
 
     stages: list[Stage] = []
-
-    def remaining() -> float | None:
-        if settings.time_limit is None:
-            return None
-        return settings.time_limit - (time.perf_counter() - t0)
-
-    # Stage 1: place as many persons as capacity allows. Tried first as a constraint (everyone
-    # placed), the common case, which saves a solve; only if that fails is it optimised.
     prob += placed >= total_persons, "everyone_placed"
     prob.setObjective(total_deviation)
     try:
@@ -499,7 +895,7 @@ def solve(
         except _Infeasible:
             raise InfeasibleError(explain_infeasible(states, types)) from None
         stages.append(stage)
-        if stage.objective <= 0 and total_persons > 0:
+        if stage.objective <= 0.5 and total_persons > 0:
             raise InfeasibleError("no case can be placed: " + explain_infeasible(states, types))
         _fix(prob, placed, stage.objective, "max", "persons_placed_fixed")
         prob.sense = pulp.LpMinimize
@@ -522,23 +918,23 @@ def solve(
         deviation_stage = _run(prob, settings, remaining(), "total_deviation")
     stages.append(deviation_stage)
 
+    counts = _values(x, types.n_types, n_states)
+    honoured = honour_given(types, counts, _values(y, len(types.link_count), n_states))
     if settings.links == "soft" and honour_terms:
-        honour = pulp.LpAffineExpression(honour_terms)
-        most = sum(int(types.link_count[l]) * int(h.max()) for l, h in enumerate(types.link_honour))
-        achieved = pulp.value(honour) or 0.0
-        if achieved >= most - 1e-9:
-            # Every link that any participating state could honour is honoured: optimal as it is.
-            stages.append(Stage("links_honoured", float(achieved), "optimal", 0.0, 0.0))
+        achieved = data.honour_value(honoured)
+        if achieved >= data.most_honour() - 1e-9:
+            stages.append(Stage("links_honoured", achieved, "optimal", 0.0, 0.0))
         else:
+            for l, row in enumerate(y):
+                for s, var in row.items():
+                    var.setInitialValue(int(honoured[l, s]))
             _fix(prob, total_deviation, deviation_stage.objective, "min", "deviation_fixed")
             prob.sense = pulp.LpMaximize
-            prob.setObjective(honour)
+            prob.setObjective(pulp.LpAffineExpression(honour_terms))
             stages.append(_run(prob, settings, remaining(), "links_honoured"))
-
-    counts = _values(x, types.n_types, n_states)
-    honoured = _values(y, len(types.link_count), n_states)
-    times = {"build": build_seconds, "solve": sum(st.seconds for st in stages)}
-    return counts, honoured, tuple(stages), target, times
+            counts = _values(x, types.n_types, n_states)
+            honoured = _values(y, len(types.link_count), n_states)
+    return counts, honoured, stages
 
 
 def _values(rows: list[dict[int, pulp.LpVariable]], n_rows: int, n_states: int) -> np.ndarray:
@@ -550,7 +946,7 @@ def _values(rows: list[dict[int, pulp.LpVariable]], n_rows: int, n_states: int) 
     return out
 
 
-def _set_start(x, start_x: np.ndarray, y, start_y: np.ndarray, deviation, burden: np.ndarray, target: np.ndarray) -> None:
+def _set_start(x, start_x: np.ndarray, y, start_y: np.ndarray, deviation, d: np.ndarray) -> None:
     for t, row in enumerate(x):
         for s, var in row.items():
             var.setInitialValue(int(start_x[t, s]))
@@ -558,7 +954,65 @@ def _set_start(x, start_x: np.ndarray, y, start_y: np.ndarray, deviation, burden
         for s, var in row.items():
             var.setInitialValue(int(start_y[l, s]))
     for s, var in enumerate(deviation):
-        var.setInitialValue(abs(burden[s] - target[s]))
+        var.setInitialValue(float(d[s]))
+
+
+# -- both -------------------------------------------------------------------------------------
+
+
+def solve(
+    states: pd.DataFrame,
+    shares: pd.Series,
+    types: CaseTypes,
+    settings: Settings,
+    *,
+    reference: bool = False,
+) -> tuple[np.ndarray, np.ndarray, tuple[Stage, ...], pd.Series, dict[str, float]]:
+    """Solve the placement of `types` among the participants `states`.
+
+    Returns the units of each base type placed in each participant (types x states), the units of
+    each link class placed in each participant and honoured there (links x states), the stages,
+    the targets and timings. With `reference`, HiGHS solves the PuLP formulation (slower; for
+    tests and checks) instead of the same matrix loaded in bulk.
+    """
+    t0 = time.perf_counter()
+    total_burden = float((types.count * types.burden).sum())
+    hosted = states["hosted"] if settings.count_hosted and "hosted" in states.columns else None
+    if settings.count_hosted and hosted is None:
+        raise InputError(
+            "--count-hosted needs a 'hosted' column in the states file",
+            file=states.attrs.get("source"),
+            column="hosted",
+        )
+    target = targets(shares, total_burden, hosted)
+    target_values = target.to_numpy(dtype=float)
+    unit = burden_unit(types.burden)
+    data = _Data(
+        types=types,
+        target=target_values,
+        capacity=_column(states, "capacity"),
+        minimum=_column(states, "minimum"),
+        need_capacity={n: _column(states, CAPACITY_PREFIX + n) for n in types.need_persons},
+        envelope=[_integer_envelope(float(value), unit) for value in target_values],
+        total_persons=int((types.count * types.persons).sum()),
+    )
+    t1 = time.perf_counter()
+    start_x, start_y = warm_start(types, data.capacity, data.need_capacity, target_values)
+    t2 = time.perf_counter()
+
+    def remaining() -> float | None:
+        if settings.time_limit is None:
+            return None
+        return settings.time_limit - (time.perf_counter() - t0)
+
+    if settings.solver == "highs" and not reference:
+        counts, honoured, stages = _solve_bulk(data, settings, start_x, start_y, remaining, states)
+    else:
+        counts, honoured, stages = _solve_pulp(data, settings, start_x, start_y, remaining, states)
+    solve_seconds = sum(st.seconds for st in stages)
+    build_seconds = (t1 - t0) + (time.perf_counter() - t2) - solve_seconds
+    times = {"warm_start": t2 - t1, "build": build_seconds, "solve": solve_seconds}
+    return counts, honoured, tuple(stages), target, times
 
 
 def burden_unit(burden: np.ndarray) -> float | None:
@@ -600,8 +1054,20 @@ def _column(states: pd.DataFrame, column: str) -> np.ndarray:
     return pd.to_numeric(states[column], errors="coerce").to_numpy(dtype=float)
 
 
+
+
 # ---------------------------------------------------------------------------------------------
 # Explaining infeasibility
+
+
+def _who(types: CaseTypes, t: int) -> str:
+    if types.group_units[t] == 0:
+        return "family"
+    return "group" if types.group_units[t] == types.count[t] else "family or group"
+
+
+def _allowed_for(types: CaseTypes, allowed: list[np.ndarray], t: int, excluded: int) -> np.ndarray:
+    return allowed[t] if excluded < 0 else allowed[t][allowed[t] != excluded]
 
 
 def explain_infeasible(states: pd.DataFrame, types: CaseTypes) -> str:
@@ -610,6 +1076,7 @@ def explain_infeasible(states: pd.DataFrame, types: CaseTypes) -> str:
     capacity = _column(states, "capacity")
     minimum = np.nan_to_num(_column(states, "minimum"))
     total_persons = int((types.count * types.persons).sum())
+    allowed = types.allowed
     reasons = []
     if not np.isnan(capacity).any():
         short = total_persons - int(capacity.sum())
@@ -620,23 +1087,25 @@ def explain_infeasible(states: pd.DataFrame, types: CaseTypes) -> str:
             )
     if minimum.sum() > total_persons:
         reasons.append(f"the states' minimums add up to {int(minimum.sum()):,}, more than the {total_persons:,} persons to place")
-    for t in range(len(types.count)):
+    variants = types.variants()
+    for t, excluded, units in variants:
         if types.no_state_reason[t]:
-            reasons.append(f"{types.count[t]} unit(s) of {types.persons[t]} person(s): {types.no_state_reason[t]}")
+            reasons.append(f"{units} unit(s) of {types.persons[t]} person(s): {types.no_state_reason[t]}")
             continue
-        caps = capacity[types.allowed[t]]
-        if not np.isnan(caps).any() and types.persons[t] > caps.max():
-            who = "group" if types.cases_per_unit[t] > 1 else "family"
+        caps = capacity[_allowed_for(types, allowed, t, excluded)]
+        if len(caps) and not np.isnan(caps).any() and types.persons[t] > caps.max():
             reasons.append(
-                f"a {who} of {types.persons[t]} persons is larger than any state it may go to "
+                f"a {_who(types, t)} of {types.persons[t]} persons is larger than any state it may go to "
                 f"(largest capacity {int(caps.max())})"
             )
     for need, q in types.need_persons.items():
         column = CAPACITY_PREFIX + need
         if column in states.columns:
             cap = _column(states, column)
-            for t in np.flatnonzero(q):
-                allowed_caps = cap[types.allowed[t]]
+            for t, excluded, _ in variants:
+                if not q[t]:
+                    continue
+                allowed_caps = cap[_allowed_for(types, allowed, t, excluded)]
                 if len(allowed_caps) and not np.isnan(allowed_caps).any() and q[t] > allowed_caps.max():
                     reasons.append(
                         f"need '{need}': a family of {q[t]} persons needing it exceeds {column} of every "
@@ -661,9 +1130,63 @@ def explain_infeasible(states: pd.DataFrame, types: CaseTypes) -> str:
 # From counts to a plan
 
 
+def spread(excluded_units: np.ndarray, plain_units: int, places: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hand out units that may each not go to one state over places per state.
+
+    `excluded_units[e]` units may go anywhere but state e, `plain_units` anywhere, `places[s]` is
+    how many go to state s (the rest stay unplaced). Possible exactly when no state needs more
+    than the units that may go there: places[s] + excluded_units[s] <= all units (Hall's condition
+    for sets of one state; larger sets hold by themselves). Returns (z, z_plain): z[e, s] units
+    excluded from e placed in s, z_plain[s] plain units placed in s.
+
+    Greedy and exact: each step pairs a kind of unit with a state (never its excluded one) and
+    moves as many as keep every state's condition true, always serving the states whose condition
+    is tight (at most two can be), most constrained first.
+    """
+    n = len(places)
+    f = np.append(np.asarray(excluded_units, dtype=np.int64), int(plain_units))  # kinds: e..., plain
+    r = np.append(np.asarray(places, dtype=np.int64), 0)  # bins: states..., unplaced
+    total = int(f.sum())
+    r[n] = total - int(r[:n].sum())
+    if r[n] < 0 or (r[:n] + f[:n] > total).any():
+        raise ValueError("units cannot be handed out: a state needs more units than may go there")
+    z = np.zeros((n + 1, n + 1), dtype=np.int64)
+    for _ in range(4 * (n + 2) ** 2):
+        if total == 0:
+            break
+        key = r[:n] + f[:n]
+        tight = [int(s) for s in np.flatnonzero(key >= total)]
+        order = [int(s) for s in np.argsort(-key, kind="stable")]
+        kinds = [s for s in order if f[s] > 0] + ([n] if f[n] > 0 else [])
+        bins = [s for s in order if r[s] > 0] + ([n] if r[n] > 0 else [])
+        pair = None
+        for c in kinds:
+            for b in bins:
+                if c == b and c < n:
+                    continue
+                if all(s in (c, b) for s in tight):
+                    pair = (c, b)
+                    break
+            if pair:
+                break
+        if pair is None:
+            raise ValueError("units cannot be handed out")
+        c, b = pair
+        others = [key[s] for s in range(n) if s not in (c, b)]
+        k = min(int(f[c]), int(r[b]), total - int(max(others)) if others else total)
+        z[c, b] += k
+        f[c] -= k
+        r[b] -= k
+        total -= k
+    if total:
+        raise ValueError("units cannot be handed out")
+    return z[:n, :n], z[n, :n]
+
+
 def assign_units(types: CaseTypes, counts: np.ndarray, honoured: np.ndarray) -> np.ndarray:
     """State position per unit (-1: unplaced). Within a base type, honoured linked units go first to
-    their linked states; the rest, in input order, fill the remaining places in state order."""
+    their linked states; the rest, in input order, fill the remaining places in state order (units
+    excluded from a state are handed out first, never to that state: `spread`)."""
     n_states = counts.shape[1]
     state = np.full(len(types.unit_base), -1, dtype=np.int64)
     order = np.argsort(types.unit_base, kind="stable")
@@ -671,6 +1194,7 @@ def assign_units(types: CaseTypes, counts: np.ndarray, honoured: np.ndarray) -> 
     classes_of: dict[int, list[int]] = {}
     for l, t in enumerate(types.link_base):
         classes_of.setdefault(int(t), []).append(l)
+    every = np.arange(n_states)
     for t in range(types.n_types):
         units = order[bounds[t] : bounds[t + 1]]
         slots = counts[t].copy()
@@ -683,8 +1207,18 @@ def assign_units(types: CaseTypes, counts: np.ndarray, honoured: np.ndarray) -> 
                 cursor += k
                 slots[s] -= k
         rest = units[state[units] < 0]
-        places = np.repeat(np.arange(n_states), np.maximum(slots, 0))
-        state[rest[: len(places)]] = places[: len(rest)]
+        slots = np.maximum(slots, 0)
+        if types.excluded[t].any():
+            kind = types.unit_excluded[rest]
+            z, z_plain = spread(np.bincount(kind[kind >= 0], minlength=n_states), int((kind < 0).sum()), slots)
+            for e in range(-1, n_states):
+                mine = rest[kind == e]
+                if len(mine):
+                    places = np.repeat(every, z_plain if e < 0 else z[e])
+                    state[mine[: len(places)]] = places
+        else:
+            places = np.repeat(every, slots)
+            state[rest[: len(places)]] = places[: len(rest)]
     return state
 
 
@@ -709,26 +1243,35 @@ def _case_table(cases: pd.DataFrame, case_state: np.ndarray, codes: list[str], w
     )
 
 
+
+
 def _unplaced_reasons(types: CaseTypes, unit_state: np.ndarray, states: pd.DataFrame) -> np.ndarray:
     """Why each unplaced unit is unplaced, in words (per unit; '' when placed)."""
     reasons = np.full(len(unit_state), "", dtype=object)
-    capacity = _column(states, "capacity")
     unplaced = np.flatnonzero(unit_state < 0)
-    for t in np.unique(types.unit_base[unplaced]):
+    if not len(unplaced):
+        return reasons
+    capacity = _column(states, "capacity")
+    allowed = types.allowed
+    n_states = types.limit.shape[1]
+    key = types.unit_base[unplaced] * (n_states + 1) + types.unit_excluded[unplaced] + 1
+    for value in np.unique(key):
+        t, excluded = int(value // (n_states + 1)), int(value % (n_states + 1)) - 1
         if types.no_state_reason[t]:
             why = f"{REASON_NO_STATE}: {types.no_state_reason[t]}"
         else:
-            caps = capacity[types.allowed[t]]
+            where = _allowed_for(types, allowed, t, excluded)
+            caps = capacity[where]
             why = REASON_CAPACITY
             if not np.isnan(caps).any() and types.persons[t] > caps.max():
                 why = REASON_TOO_LARGE
             else:
                 for need, q in types.need_persons.items():
-                    need_caps = _column(states, CAPACITY_PREFIX + need)[types.allowed[t]]
+                    need_caps = _column(states, CAPACITY_PREFIX + need)[where]
                     if q[t] and not np.isnan(need_caps).any():
                         why = REASON_NEED.format(need=need)
                         break
-        reasons[unplaced[types.unit_base[unplaced] == t]] = why
+        reasons[unplaced[key == value]] = why
     return reasons
 
 
@@ -739,8 +1282,9 @@ def plan(
     *,
     cases: pd.DataFrame | None = None,
     total: int | None = None,
+    reference: bool = False,
 ) -> Plan:
-    """Build, solve and assign: the whole step from targets to a plan."""
+    """Build, solve and assign: the whole step from targets to a plan. `reference`: see `solve`."""
     if (cases is None) == (total is None):
         raise InputError("give either a case list or a total, not both or neither")
     t0 = time.perf_counter()
@@ -748,7 +1292,7 @@ def plan(
     n_states = len(codes)
     types = build_types(cases, codes, settings) if cases is not None else quota_types(int(total), n_states)
     aggregate_seconds = time.perf_counter() - t0
-    counts, honoured, stages, target, times = solve(states, shares, types, settings)
+    counts, honoured, stages, target, times = solve(states, shares, types, settings, reference=reference)
     t1 = time.perf_counter()
 
     case_table = None
@@ -801,7 +1345,7 @@ def plan(
     status = "optimal" if all(st.status == "optimal" for st in stages) else "feasible"
     gap = None if any(st.gap is None for st in stages) else max([st.gap for st in stages] + [0.0])
     total_persons = int((types.count * types.persons).sum())
-    n_cases = int((types.count * types.cases_per_unit).sum())
+    n_cases = len(cases) if cases is not None else int(total)
     placed_persons = int(persons_per_state.sum())
     counts_summary = {
         "cases": n_cases,

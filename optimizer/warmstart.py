@@ -35,9 +35,9 @@ class Packing:
         self.burden = np.zeros(n_states)
         self.persons = np.zeros(n_states)
         self.need_used = {n: np.zeros(n_states) for n in self.need_of}
-        self.allowed_mask = np.zeros((types.n_types, n_states), dtype=bool)
-        for t in range(types.n_types):
-            self.allowed_mask[t, types.allowed[t]] = True
+        self.limit = types.limit
+        self.allowed_mask = types.limit > 0
+        self.allowed = types.allowed
         # Units of each base type that have a family link in each state: where to put them first.
         self.linked_demand = np.zeros((types.n_types, n_states), dtype=np.int64)
         for l, t in enumerate(types.link_base):
@@ -45,15 +45,43 @@ class Packing:
         # Linked units placed in a linked state are pinned there: improvements move other units.
         self.honoured = np.zeros((len(types.link_count), n_states), dtype=np.int64)
         self.pinned = np.zeros((types.n_types, n_states), dtype=np.int64)
+        # Pooled exclusions (CaseTypes): pinned units of type t in total and of those, excluded from s.
+        self.hall = types.excluded > 0
+        self.pinned_total = np.zeros(types.n_types, dtype=np.int64)
+        self.pinned_excluded = np.zeros((types.n_types, n_states), dtype=np.int64)
 
     def free(self, t: int) -> np.ndarray:
         return self.counts[t] - self.pinned[t]
+
+    def room(self, t: int) -> np.ndarray:
+        """More units of type t each state may take by the type's own bounds: its limit there and,
+        once linked units are pinned, the model's row for pooled exclusions (the units left free
+        must still fit): counts + pinned units elsewhere that may go there <= limit."""
+        elsewhere = self.pinned_total[t] - self.pinned[t] - self.pinned_excluded[t]
+        return self.limit[t] - self.counts[t] - np.where(self.hall[t], elsewhere, 0)
+
+    def pin_room(self, t: int, excluded: int, *skip: int) -> float:
+        """How many more units of type t (of a class excluded from `excluded`) can be pinned: one
+        more pinned unit takes a place in every pooled-exclusion row but its own state's (`skip`)
+        and its excluded state's."""
+        rows = self.hall[t].copy()
+        rows[[s for s in (excluded, *skip) if s >= 0]] = False
+        return float(self.room(t)[rows].min()) if rows.any() else np.inf
+
+    def pin(self, l: int, s: int, k: int) -> None:
+        t, e = int(self.types.link_base[l]), int(self.types.link_excluded[l])
+        self.honoured[l, s] += k
+        self.pinned[t, s] += k
+        self.pinned_total[t] += k
+        if e >= 0:
+            self.pinned_excluded[t, e] += k
 
     # -- capacity and bookkeeping -------------------------------------------------------------
 
     def units_that_fit(self, t: int, states: np.ndarray) -> np.ndarray:
         """How many more units of type t each state can take (persons and need capacities)."""
         fit = np.floor((self.cap[states] - self.persons[states]) / self.types.persons[t] + _EPS)
+        fit = np.minimum(fit, self.room(t)[states])
         for n, q in self.need_of.items():
             if q[t]:
                 fit = np.minimum(fit, np.floor((self.need_cap[n][states] - self.need_used[n][states]) / q[t] + _EPS))
@@ -82,16 +110,16 @@ class Packing:
         types = self.types
         for l in np.lexsort((types.burden[types.link_base], types.persons[types.link_base])):
             t = int(types.link_base[l])
+            e = int(types.link_excluded[l])
             w = types.burden[t]
             left = int(types.link_count[l])
             for k in np.argsort(-types.link_honour[l], kind="stable"):
                 s = types.link_states[l][k : k + 1]
                 under_target = max(np.floor((self.target[s[0]] - self.burden[s[0]]) / w + _EPS), 0)
-                take = int(min(self.units_that_fit(t, s)[0], under_target, left))
+                take = int(min(self.units_that_fit(t, s)[0], under_target, left, self.pin_room(t, e, int(s[0]))))
                 if take > 0:
                     self.add(t, s, np.array([take]))
-                    self.honoured[l, s[0]] += take
-                    self.pinned[t, s[0]] += take
+                    self.pin(l, int(s[0]), take)
                     left -= take
                 if left == 0:
                     break
@@ -100,7 +128,7 @@ class Packing:
         """The rest of type t's units: up to each state's target, largest deficit first, then one
         unit per round to the states where it adds the least deviation."""
         types = self.types
-        allowed = types.allowed[t]
+        allowed = self.allowed[t]
         if not len(allowed):
             return
         remaining = int(types.count[t] - self.counts[t].sum())
@@ -132,7 +160,7 @@ class Packing:
     def single_moves(self) -> bool:
         improved = False
         for t in range(self.types.n_types):
-            allowed = self.types.allowed[t]
+            allowed = self.allowed[t]
             w = self.types.burden[t]
             for source in allowed[self.free(t)[allowed] > 0]:
                 ok = (self.units_that_fit(t, allowed) > 0) & (allowed != source)
@@ -192,10 +220,10 @@ class Packing:
     def _swap_pair(self, class_a: list[int], class_b: list[int], s: int, s2: int) -> tuple[int, int] | None:
         types = self.types
         for a in class_a:
-            if self.free(a)[s] == 0 or not self.allowed_mask[a, s2]:
+            if self.free(a)[s] == 0 or self.room(a)[s2] < 1:
                 continue
             for b in class_b:
-                if self.free(b)[s2] == 0 or not self.allowed_mask[b, s]:
+                if self.free(b)[s2] == 0 or self.room(b)[s] < 1:
                     continue
                 persons_ok = (
                     self.persons[s] - types.persons[a] + types.persons[b] <= self.cap[s]
@@ -222,20 +250,32 @@ class Packing:
             profile.setdefault(key, []).append(t)
         for l in np.lexsort((types.burden[types.link_base], types.persons[types.link_base])):
             t = int(types.link_base[l])
+            e = int(types.link_excluded[l])
             key = (int(types.persons[t]), float(types.burden[t]), tuple(int(q[t]) for q in self.need_of.values()))
             for s1 in types.link_states[l][np.argsort(-types.link_honour[l], kind="stable")]:
+                s1 = int(s1)
                 while self.honoured[l].sum() < types.link_count[l]:
                     # a free unit of t in a state s0, and a free partner in s1 that may go to s0
                     moved = False
                     for s0 in np.flatnonzero(self.free(t) > 0):
+                        s0 = int(s0)
                         if s0 == s1:
                             continue
                         for u in profile[key]:
-                            if self.free(u)[s1] > 0 and self.allowed_mask[u, s0]:
-                                self.add(t, np.array([s0, s1]), np.array([-1, 1]))
-                                self.add(u, np.array([s1, s0]), np.array([-1, 1]))
-                                self.honoured[l, s1] += 1
-                                self.pinned[t, s1] += 1
+                            if u == t:
+                                # a plain unit of t already in s1 just becomes the honoured one
+                                ok = self.free(t)[s1] > 0 and self.pin_room(t, e, s1) >= 1
+                            else:
+                                ok = (
+                                    self.free(u)[s1] > 0
+                                    and self.room(u)[s0] >= 1
+                                    and self.pin_room(t, e, s0) >= 1
+                                )
+                            if ok:
+                                if u != t:
+                                    self.add(t, np.array([s0, s1]), np.array([-1, 1]))
+                                    self.add(u, np.array([s1, s0]), np.array([-1, 1]))
+                                self.pin(l, s1, 1)
                                 moved = True
                                 break
                         if moved:
@@ -243,31 +283,57 @@ class Packing:
                     if not moved:
                         break
 
-    def honour_links(self) -> np.ndarray:
-        """The pinned honours plus any free unit of a class's base type already in a linked state."""
-        types = self.types
-        honoured = self.honoured.copy()
-        used = self.pinned.copy()
-        for l in np.argsort(-np.array([h.max() for h in types.link_honour], dtype=float), kind="stable"):
-            t = types.link_base[l]
-            left = int(types.link_count[l] - honoured[l].sum())
-            for k in np.argsort(-types.link_honour[l], kind="stable"):
-                if left == 0:
-                    break
-                s = types.link_states[l][k]
-                take = min(left, int(self.counts[t, s] - used[t, s]))
-                if take > 0:
-                    honoured[l, s] += take
-                    used[t, s] += take
-                    left -= take
+
+def honour_given(types: CaseTypes, counts: np.ndarray, preferred: np.ndarray | None = None) -> np.ndarray:
+    """Honoured link-class units per state for fixed counts (link classes x states), greedily: the
+    `preferred` choice first as far as it still fits, then classes with the most honour first.
+
+    Within the counts: honoured units of a type in a state are units of that type there, and for
+    pooled types (`CaseTypes.excluded`) the units left over must still fit the other states: the
+    row x[t,s'] + (honoured units of t elsewhere than s' that may go to s') <= limit[t,s'] of the
+    model, tracked here as a slack per (type, state).
+    """
+    n_classes = len(types.link_count)
+    n_states = counts.shape[1]
+    honoured = np.zeros((n_classes, n_states), dtype=np.int64)
+    if n_classes == 0:
         return honoured
+    used = np.zeros_like(counts)
+    left = types.link_count.astype(np.int64).copy()
+    rows = (types.excluded > 0) & (types.limit > 0)
+    slack = np.where(rows, types.limit - counts, np.iinfo(np.int64).max // 4)
+
+    def take(l: int, s: int, want: int) -> None:
+        t, e = int(types.link_base[l]), int(types.link_excluded[l])
+        k = min(want, int(left[l]), int(counts[t, s] - used[t, s]))
+        others = np.ones(n_states, dtype=bool)
+        others[s] = False
+        if e >= 0:
+            others[e] = False
+        if others.any():
+            k = min(k, int(slack[t, others].min()))
+        if k > 0:
+            honoured[l, s] += k
+            used[t, s] += k
+            left[l] -= k
+            slack[t, others] -= k
+
+    if preferred is not None:
+        for l, s in zip(*np.nonzero(preferred)):
+            take(int(l), int(s), int(preferred[l, s]))
+    for l in np.argsort(-np.array([h.max() for h in types.link_honour], dtype=float), kind="stable"):
+        for k in np.argsort(-types.link_honour[l], kind="stable"):
+            if left[l] == 0:
+                break
+            take(int(l), int(types.link_states[l][k]), int(left[l]))
+    return honoured
 
 
 def warm_start(types: CaseTypes, capacity: np.ndarray, need_capacity: dict[str, np.ndarray], target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(units per base type and state, honoured link-class units per state) of a good plan."""
     packing = Packing(types, capacity, need_capacity, target)
     n_states = len(target)
-    restricted = np.array([len(a) < n_states for a in types.allowed], dtype=bool)
+    restricted = (types.limit == 0).any(axis=1)
     needy = np.zeros(types.n_types, dtype=bool)
     for q in types.need_persons.values():
         needy |= q > 0
@@ -280,4 +346,4 @@ def warm_start(types: CaseTypes, capacity: np.ndarray, need_capacity: dict[str, 
         if not (packing.single_moves() | packing.swaps()):
             break
     packing.exchange_for_links()
-    return packing.counts, packing.honour_links()
+    return packing.counts, honour_given(types, packing.counts, packing.honoured)
