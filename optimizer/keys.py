@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InputError
-from .schema import state_row
+from .schema import _read_text, state_row, validation_problem
 
 # A pseudo column: every participant counts one (the "equal" key).
 EQUAL = "@equal"
@@ -30,7 +30,7 @@ class Cap(BaseModel):
     """term_i <= factor x sum of the shares of the `of` columns for state i."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    factor: float = Field(gt=0)
+    factor: float = Field(gt=0, allow_inf_nan=False)
     of: tuple[str, ...] = Field(min_length=1)
 
 
@@ -68,7 +68,8 @@ class Formula(BaseModel):
         if sum(c.weight for c in self.criteria) <= 0:
             raise ValueError("criterion weights sum to zero")
         if self.base is not None:
-            if any(w < 0 for w in self.base.values()) or sum(self.base.values()) <= 0:
+            values = list(self.base.values())
+            if any(not np.isfinite(w) or w < 0 for w in values) or sum(values) <= 0:
                 raise ValueError("base weights must be >= 0 and not all zero")
         return self
 
@@ -198,11 +199,11 @@ PRESETS: dict[str, Formula] = {
 def load_formula(path: str | Path) -> Formula:
     """A custom formula from TOML: name, criteria = [{column, weight, direction, cap}], remainder, base."""
     path = Path(path)
+    if not path.exists():
+        raise InputError("formula file not found", file=path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise InputError("formula file not found", file=path) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        data = tomllib.loads(_read_text(path, "a formula .toml file"))
+    except tomllib.TOMLDecodeError as err:
         raise InputError(f"not valid TOML: {err}", file=path) from None
     data.setdefault("name", path.stem)
     return formula_from_dict(data, origin=path)
@@ -212,9 +213,8 @@ def formula_from_dict(data: dict, origin: str | Path = "formula") -> Formula:
     try:
         return Formula.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        location = ".".join(str(p) for p in first["loc"])
-        raise InputError(first["msg"], file=origin, column=location or None) from None
+        message, key = validation_problem(err)
+        raise InputError(message, file=origin, key=key) from None
 
 
 def resolve_formula(spec: str | dict | Formula, base_dir: Path | None = None) -> Formula:
@@ -224,7 +224,7 @@ def resolve_formula(spec: str | dict | Formula, base_dir: Path | None = None) ->
     if isinstance(spec, dict):
         data = dict(spec)
         data.setdefault("name", "custom")
-        return formula_from_dict(data)
+        return formula_from_dict(data, origin="formula table")
     if spec in PRESETS:
         return PRESETS[spec]
     candidate = Path(spec)
@@ -274,12 +274,27 @@ def _column_values(states: pd.DataFrame, column: str, formula: Formula) -> np.nd
             row=1,
             column=column,
         )
+    reason = states.attrs.get("not_numeric", {}).get(column)
+    if reason is not None:
+        detail, row = reason
+        raise InputError(
+            f"formula '{formula.name}' needs numbers in column '{column}': {detail}", file=source, row=row, column=column
+        )
     values = pd.to_numeric(states[column], errors="coerce").to_numpy(dtype=float)
     missing = np.isnan(values)
     if missing.any():
         code = states.index[missing][0]
         raise InputError(
             f"formula '{formula.name}' needs a value for state {code}",
+            file=source,
+            row=state_row(states, code),
+            column=column,
+        )
+    invalid = ~np.isfinite(values) | (values < 0)
+    if invalid.any():
+        code = states.index[invalid][0]
+        raise InputError(
+            f"formula '{formula.name}' needs finite numbers >= 0; state {code} has {values[invalid][0]:g}",
             file=source,
             row=state_row(states, code),
             column=column,
@@ -312,6 +327,12 @@ def _share(values: np.ndarray, direction: str, column: str, states: pd.DataFrame
 
 def compute_key(states: pd.DataFrame, formula: Formula) -> KeyResult:
     """Shares of the given (already selected) participants under `formula`."""
+    # Extreme inputs may overflow; the result is checked, so numpy need not warn on stderr.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        return _compute_key(states, formula)
+
+
+def _compute_key(states: pd.DataFrame, formula: Formula) -> KeyResult:
     codes = states.index
     total_weight = sum(c.weight for c in formula.criteria)
     plain_share = {}
@@ -347,6 +368,12 @@ def compute_key(states: pd.DataFrame, formula: Formula) -> KeyResult:
         remainder = cut * base
     contributions["remainder"] = remainder
     shares = summed + remainder
+    if not np.isfinite(shares).all() or abs(shares.sum() - 1.0) > 1e-6:
+        raise InputError(
+            f"formula '{formula.name}' gives no usable shares over these states (values too large or too "
+            "small to divide); check the columns it uses: " + ", ".join(formula.columns() or ["(none)"]),
+            file=states.attrs.get("source"),
+        )
     return KeyResult(
         formula=formula,
         shares=pd.Series(shares, index=codes, name="share"),

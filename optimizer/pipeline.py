@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import apportion as apportionment
-from .errors import InputError
+from .errors import InputError, show
 from .keys import Formula, KeyResult, compute_key, resolve_formula, weight_column_formula
 from .model import Plan, Settings, Stage, plan as solve_plan, targets as fair_targets
 from .schema import (
@@ -73,7 +73,10 @@ def _apply_capacity_overrides(states: pd.DataFrame, overrides: dict[str, int] | 
         return states
     unknown = [c for c in overrides if c not in states.index]
     if unknown:
-        raise InputError(f"capacity override for unknown state code(s) {', '.join(unknown)}")
+        raise InputError(
+            f"capacity override for unknown state code(s) {', '.join(show(c) for c in unknown)} "
+            f"(not in {states.attrs.get('source', 'the states file')})"
+        )
     out = states.copy()
     out.attrs = dict(states.attrs)
     if "capacity" not in out.columns:
@@ -81,6 +84,14 @@ def _apply_capacity_overrides(states: pd.DataFrame, overrides: dict[str, int] | 
     for code, value in overrides.items():
         if value < 0:
             raise InputError(f"capacity override for {code} is negative")
+        minimum = out.at[code, "minimum"] if "minimum" in out.columns else float("nan")
+        if not np.isnan(minimum) and value < minimum:
+            raise InputError(
+                f"capacity override {value} for {code} is below its minimum {minimum:.0f}",
+                file=states.attrs.get("source"),
+                row=states.attrs.get("rows", {}).get(code),
+                column="minimum",
+            )
         out.at[code, "capacity"] = float(value)
     return out
 

@@ -1,10 +1,23 @@
 """Inputs: the states table, the case list and scenarios, validated at the edge.
 
 Everything the rest of the package sees has passed through here, so downstream code can trust it:
-codes are unique, numbers are finite and non-negative, persons are whole, lists are canonical.
-Anything we cannot use raises `InputError` naming the file, the row (as a spreadsheet numbers it:
-the header is row 1) and the column. Nothing is silently dropped: unknown columns are kept and, when
-numeric, usable by custom formulas.
+codes are unique, numbers are finite, non-negative and not absurdly large, persons are whole, lists
+are canonical. Anything we cannot use raises `InputError` naming the file, the row (as a spreadsheet
+numbers it: the header is row 1) and the column. Nothing is silently dropped: unknown columns are
+kept and, when numeric, usable by custom formulas.
+
+Files are data only: CSV cells are read as text and parsed strictly, TOML by `tomllib`; nothing in
+an input is ever evaluated. What is accepted (see README, "Input rules and error messages"):
+
+- UTF-8 text, with or without a byte-order mark; anything else (Latin-1, UTF-16) is refused with a
+  message saying how to convert it. At most `MAX_INPUT_BYTES`, checked before reading.
+- Separated by commas, semicolons or tabs (whichever the header row has most of). Every row has as
+  many cells as the header; blank rows are skipped. Cells are trimmed.
+- Numbers: plain decimals (`1234.5`, `1e6`). In a semicolon-separated file, as European spreadsheets
+  export them, the decimal mark is the comma and dots group thousands (`9.158.750`, `477837,3`),
+  unless no number in the file has a decimal comma and some has a dot that cannot be a thousands
+  separator (`477837.3`): then the file uses decimal points. `nan`, `inf` and the like are refused;
+  an empty cell means "no value".
 """
 
 from __future__ import annotations
@@ -12,19 +25,27 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import InputError
+from .errors import InputError, show
 
 # Files above this size are refused before reading: a national case list of a million people is
 # about 20 MB, so anything this large is almost certainly the wrong file.
 MAX_INPUT_BYTES = 512 * 1024 * 1024
+# Largest value accepted in a numeric column, and in a column counting persons (capacity, size...):
+# beyond these, sums lose precision and solvers treat bounds as infinite. Leave a cell empty for
+# "no limit".
+MAX_NUMBER = 1e15
+MAX_PERSONS = 10**9
+# Largest burden units per person a need may count for.
+MAX_NEED_WEIGHT = 10**6
 
 STATE_NUMERIC_COLUMNS = (
     "population",
@@ -41,119 +62,307 @@ STATE_NUMERIC_COLUMNS = (
 STATE_PERSON_COLUMNS = ("capacity", "minimum", "hosted")
 STATE_TEXT_COLUMNS = ("code", "name")
 CAPACITY_PREFIX = "capacity_"
+# Characters a state code may not contain: lists in cells are separated by ';', options by ','.
+CODE_FORBIDDEN = (";", ",")
 
 CASE_LIST_COLUMNS = ("needs", "links", "excluded")
 CASE_COLUMNS = ("case_id", "size", "needs", "links", "excluded", "group", "weight")
 
 _TRUE = {"true", "yes", "y", "1", "t"}
 _FALSE = {"false", "no", "n", "0", "f"}
+_NOT_NUMBERS = {"nan", "+nan", "-nan", "na", "n/a", "null", "none"}
+
+# Number shapes in a semicolon-separated file.
+_THOUSANDS = r"[+-]?\d{1,3}(?:\.\d{3})+"
+_COMMA_DECIMAL = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+(?:[eE][+-]?\d+)?")
+_DOT_DECIMAL = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
+_GROUPED_INTEGER = re.compile(_THOUSANDS + r"(?:,\d*)?(?:[eE][+-]?\d+)?")
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading raw CSV text
+# Reading raw text
 
 
-def _read_text(path: Path) -> str:
+def _read_bytes(path: Path, what: str) -> bytes:
+    """The file's bytes, refusing folders, unreadable files and anything above MAX_INPUT_BYTES
+    (checked before reading, and again while reading for pipes and devices that report no size)."""
     if not path.exists():
         raise InputError("file not found", file=path)
     if path.is_dir():
-        raise InputError("is a folder, expected a CSV file", file=path)
-    size = path.stat().st_size
-    if size > MAX_INPUT_BYTES:
+        raise InputError(f"is a folder, expected {what}", file=path)
+    limit = f"{MAX_INPUT_BYTES / 2**20:,.0f} MiB"
+    try:
+        size = path.stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise InputError(
+                f"file is {size / 2**20:,.0f} MiB, above the {limit} limit for an input file; "
+                "is this the right file?",
+                file=path,
+            )
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_INPUT_BYTES + 1)
+    except OSError as err:
+        raise InputError(f"cannot read the file ({err.strerror or type(err).__name__})", file=path) from None
+    if len(raw) > MAX_INPUT_BYTES:
+        raise InputError(f"more than the {limit} limit for an input file; is this the right file?", file=path)
+    return raw
+
+
+def _decode(raw: bytes, path: Path, table: bool) -> str:
+    """UTF-8 text (a byte-order mark is dropped); a clear way out for anything else."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputError(
-            f"file is {size / 2**20:,.0f} MiB, above the {MAX_INPUT_BYTES / 2**20:,.0f} MiB limit; "
-            "is this the right file?",
+            "file is UTF-16 text; save it as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)'), "
+            "e.g. `iconv -f utf-16 -t utf-8 IN > OUT`",
             file=path,
         )
-    raw = path.read_bytes()
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
+        row = raw.count(b"\n", 0, err.start) + 1
+        byte = raw[err.start]
+        guess = bytes([byte]).decode("cp1252", errors="replace")
+        column = None
+        if table:
+            # Name the column: count the separators before the bad byte on its line.
+            header = raw.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").rstrip("\r")
+            sep = _sniff_separator(header)
+            start = raw.rfind(b"\n", 0, err.start) + 1
+            prefix = raw[start : err.start].decode("latin-1")
+            try:
+                index = len(next(csv.reader([prefix + "x"], delimiter=sep))) - 1
+                names = next(csv.reader([header], delimiter=sep))
+                column = names[index].strip() if row > 1 and index < len(names) else None
+            except (csv.Error, StopIteration):
+                column = None
         raise InputError(
-            f"not UTF-8 text (byte 0x{raw[err.start]:02x}); save the file as UTF-8 "
-            "(in Excel: 'CSV UTF-8'), e.g. `iconv -f latin1 -t utf-8`",
+            f"not UTF-8 text (byte 0x{byte:02x}, '{guess}' in Latin-1/Windows-1252); save the file as "
+            "UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)'), e.g. `iconv -f latin1 -t utf-8 IN > OUT`",
             file=path,
-            row=line,
+            row=row,
+            column=column,
         ) from None
+    if "\x00" in text:
+        row = text.count("\n", 0, text.index("\x00")) + 1
+        raise InputError(
+            "file contains NUL bytes: not a text file (or UTF-16 without a byte-order mark); "
+            "save it as UTF-8 CSV",
+            file=path,
+            row=row,
+        )
+    return text
 
 
-def _sniff_dialect(text: str) -> tuple[str, str]:
-    """Separator and decimal mark. European spreadsheets write `;` with decimal commas."""
-    header = text.split("\n", 1)[0]
-    if header.count(";") > header.count(","):
-        return ";", ","
-    return ",", "."
+def _read_text(path: Path, what: str = "a text file") -> str:
+    """A whole input file as text (for TOML files; CSV files go through `read_csv_table`)."""
+    return _decode(_read_bytes(path, what), path, table=False)
+
+
+def _sniff_separator(header: str) -> str:
+    """Comma, semicolon or tab: whichever the header row has most of (comma on a tie)."""
+    counts = {",": header.count(","), ";": header.count(";"), "\t": header.count("\t")}
+    best = max(counts.values())
+    if best == 0 or counts[","] == best:
+        return ","
+    return ";" if counts[";"] == best else "\t"
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _check_row_lengths(text: str, sep: str, width: int, path: Path) -> None:
+    """Every non-blank row has as many cells as the header (the parser pads short rows silently)."""
+    if '"' in text:
+        lengths = ((i, len(cells), "".join(cells).strip()) for i, cells in enumerate(csv.reader(io.StringIO(text), delimiter=sep), start=1))
+        for row, count, content in lengths:
+            if count != width and content:
+                _row_length_error(path, row, count, width)
+        return
+    lines = pd.Series(_LINE_BREAK.split(text), dtype=object)
+    counts = lines.str.count(re.escape(sep)) + 1
+    bad = (counts != width) & (lines.str.strip() != "")
+    if bad.any():
+        row = int(bad.idxmax())
+        _row_length_error(path, row + 1, int(counts[row]), width)
+
+
+def _row_length_error(path: Path, row: int, count: int, width: int) -> None:
+    raise _row_length(path, row, count, width)
+
+
+def _row_length(path: Path, row: int, count: int, width: int) -> InputError:
+    cells = "1 cell" if count == 1 else f"{count} cells"
+    return InputError(
+        f"{cells}, but the header has {width} columns (a missing or extra separator, or an unquoted "
+        "separator inside a cell?)",
+        file=path,
+        row=row,
+    )
 
 
 def read_csv_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV as text cells, one DataFrame row per data row, index = spreadsheet row number."""
+    """Read a CSV as text cells, one DataFrame row per data row, index = spreadsheet row number.
+
+    `attrs`: `source` (the path as given), `sep` (the separator found)."""
     path = Path(path)
-    text = _read_text(path)
+    text = _decode(_read_bytes(path, "a CSV file"), path, table=True)
     if not text.strip():
         raise InputError("file is empty", file=path)
-    sep, decimal = _sniff_dialect(text)
+    header = _LINE_BREAK.split(text, 1)[0]
+    if not header.strip():
+        raise InputError("the first row is empty; it must be the header (the column names)", file=path, row=1)
+    sep = _sniff_separator(header)
     try:
         frame = pd.read_csv(
             io.StringIO(text),
             sep=sep,
+            header=None,
             dtype=str,
             keep_default_na=False,
+            na_filter=False,
             skip_blank_lines=False,
             skipinitialspace=True,
+            engine="c",
         )
-    except (pd.errors.ParserError, csv.Error) as err:
+    except pd.errors.ParserError as err:
+        raise _parser_error(err, path) from None
+    except (pd.errors.EmptyDataError, csv.Error, ValueError) as err:
         raise InputError(f"cannot parse CSV: {err}", file=path) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    dupes = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
-    if dupes:
-        raise InputError("column appears more than once", file=path, column=dupes[0])
-    unnamed = [c for c in frame.columns if c == "" or c.startswith("Unnamed:")]
-    if unnamed:
-        raise InputError("a column has no name in the header", file=path, row=1)
+    names = [str(c).strip() for c in frame.iloc[0]]
+    _check_row_lengths(text, sep, len(names), path)
+    frame = frame.iloc[1:]
+    frame.columns = range(len(names))
     frame.index = pd.RangeIndex(2, 2 + len(frame))
-    frame = frame.apply(lambda col: col.str.strip())
+    frame = frame.apply(lambda col: col.str.strip()) if len(frame) else frame
+    seen: dict[str, int] = {}
+    keep = []
+    for i, name in enumerate(names):
+        if name == "":
+            # A nameless column is tolerated only when it is empty (spreadsheets export such ghosts).
+            filled = frame[i] != ""
+            if filled.any():
+                raise InputError(
+                    f"column {i + 1} has no name in the header but has values (first in row {int(filled.idxmax())})",
+                    file=path,
+                    row=1,
+                )
+            continue
+        if name in seen:
+            raise InputError(f"column appears more than once (columns {seen[name] + 1} and {i + 1})", file=path, row=1, column=name)
+        seen[name] = i
+        keep.append(i)
+    frame = frame[keep]
+    frame.columns = [names[i] for i in keep]
+    if not len(frame.columns):
+        raise InputError("the header has no column names", file=path, row=1)
     blank = (frame == "").all(axis=1)
     frame = frame[~blank]
     if frame.empty:
         raise InputError("no data rows (header only)", file=path)
     frame.attrs["source"] = str(path)
-    frame.attrs["decimal"] = decimal
+    frame.attrs["sep"] = sep
     return frame
 
 
+def _parser_error(err: Exception, path: Path) -> InputError:
+    """The C parser's messages, said the way a spreadsheet user counts rows."""
+    message = str(err).strip()
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if fields:
+        width, row, count = (int(g) for g in fields.groups())
+        return _row_length(path, row, count, width)
+    quote = re.search(r"EOF inside string starting at row (\d+)", message)
+    if quote:
+        return InputError("a quote (\") is opened and never closed", file=path, row=int(quote.group(1)) + 1)
+    return InputError(f"cannot parse CSV: {message.removeprefix('Error tokenizing data. C error: ')}", file=path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing cells
+
+
+def decimal_mark(raw: pd.DataFrame, columns: list[str]) -> str:
+    """The decimal mark of `columns` of a file read by `read_csv_table` (see the module notes)."""
+    if raw.attrs.get("sep") != ";":
+        return "."
+    dotted = False
+    for column in columns:
+        cells = raw[column]
+        with_comma = cells[cells.str.contains(",", regex=False)]
+        if len(with_comma) and with_comma.str.fullmatch(_COMMA_DECIMAL).any():
+            return ","
+        with_dot = cells[cells.str.contains(".", regex=False)]
+        if len(with_dot) and (with_dot.str.fullmatch(_DOT_DECIMAL) & ~with_dot.str.fullmatch(_THOUSANDS)).any():
+            dotted = True
+    return "." if dotted else ","
+
+
 def _parse_numbers(
-    cells: pd.Series, *, file: str, column: str, decimal: str, integer: bool, allow_empty: bool = True
+    cells: pd.Series,
+    *,
+    file: str,
+    column: str,
+    decimal: str,
+    integer: bool,
+    allow_empty: bool = True,
+    maximum: float = MAX_NUMBER,
 ) -> pd.Series:
-    """Strictly parse a text column to floats: empty -> NaN, anything else must be a finite number >= 0."""
+    """Strictly parse a text column to floats: empty -> NaN, anything else must be a finite number
+    between 0 and `maximum` (whole when `integer`). `nan`, `inf` and the like are refused."""
     text = cells.astype(str)
     if decimal == ",":
+        dotted = text.str.contains(".", regex=False)
+        misplaced = dotted & ~text.str.fullmatch(_GROUPED_INTEGER)
+        if misplaced.any():
+            row = int(misplaced.idxmax())
+            raise InputError(
+                f"{show(cells[row])}: this semicolon-separated file writes numbers with a decimal comma "
+                "(1234,5 or 1.234,5); write the number that way, or save the file comma-separated "
+                "with decimal points",
+                file=file,
+                row=row,
+                column=column,
+            )
         text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    empty = text == ""
-    values = pd.to_numeric(text.where(~empty, None), errors="coerce")
-    bad = ~empty & values.isna()
+    empty = (text == "").to_numpy()
+    values = pd.to_numeric(text.where(~empty, None), errors="coerce").to_numpy(dtype=float)
+    bad = ~empty & ~np.isfinite(values)
     if bad.any():
-        row = int(bad.idxmax())
-        raise InputError(f"'{cells[row]}' is not a number", file=file, row=row, column=column)
-    arr = values.to_numpy(dtype=float)
-    if not np.isfinite(arr[~empty.to_numpy()]).all():
-        row = int(cells.index[~empty.to_numpy() & ~np.isfinite(arr)][0])
-        raise InputError(f"'{cells[row]}' is not a finite number", file=file, row=row, column=column)
-    negative = ~empty.to_numpy() & (arr < 0)
+        row = int(cells.index[bad][0])
+        cell = str(cells[row])
+        if cell.lower().lstrip("+-") in ("inf", "infinity"):
+            detail = "is not a finite number; leave the cell empty for no value (or no limit)"
+        elif cell.lower() in _NOT_NUMBERS:
+            detail = "is not a number; leave the cell empty when there is no value"
+        elif "," in cell and decimal == ".":
+            detail = "is not a number (write decimals with a point, without thousands separators)"
+        elif np.isinf(values[cells.index.get_loc(row)]):
+            detail = "is too large"
+        else:
+            detail = "is not a number"
+        raise InputError(f"{show(cell)} {detail}", file=file, row=row, column=column)
+    negative = ~empty & (values < 0)
     if negative.any():
         row = int(cells.index[negative][0])
-        raise InputError(f"negative value {cells[row]}", file=file, row=row, column=column)
+        raise InputError(f"negative value {cells[row]}; values must be >= 0", file=file, row=row, column=column)
+    large = ~empty & (values > maximum)
+    if large.any():
+        row = int(cells.index[large][0])
+        raise InputError(
+            f"{show(cells[row])} is too large (at most {maximum:,.0f}; leave the cell empty for no limit)",
+            file=file,
+            row=row,
+            column=column,
+        )
     if integer:
-        fractional = ~empty.to_numpy() & (np.floor(arr) != arr)
+        fractional = ~empty & (np.floor(values) != values)
         if fractional.any():
             row = int(cells.index[fractional][0])
-            raise InputError(
-                f"'{cells[row]}' is not a whole number of persons", file=file, row=row, column=column
-            )
+            raise InputError(f"{show(cells[row])} is not a whole number of persons", file=file, row=row, column=column)
     if not allow_empty and empty.any():
-        row = int(empty.idxmax())
+        row = int(cells.index[empty][0])
         raise InputError("empty cell, a value is required", file=file, row=row, column=column)
-    return pd.Series(arr, index=cells.index, name=column)
+    return pd.Series(values, index=cells.index, name=column)
 
 
 def _parse_bool(cells: pd.Series, *, file: str, column: str, default: bool) -> pd.Series:
@@ -165,12 +374,24 @@ def _parse_bool(cells: pd.Series, *, file: str, column: str, default: bool) -> p
     if bad.any():
         row = int(bad.idxmax())
         raise InputError(
-            f"'{cells[row]}' is not true/false (also accepted: yes/no, 1/0)",
+            f"{show(cells[row])} is not true/false (also accepted: yes/no, 1/0)",
             file=file,
             row=row,
             column=column,
         )
     return out
+
+
+def _missing_column(raw: pd.DataFrame, required: str) -> InputError:
+    file = raw.attrs["source"]
+    found = ", ".join(raw.columns)
+    similar = [c for c in raw.columns if c.lower().replace(" ", "_") == required]
+    hint = f"; did you mean '{similar[0]}'? names are lower case" if similar else ""
+    if raw.attrs.get("sep") == "," and any(";" in c for c in raw.columns):
+        hint += "; is the file separated by semicolons?"
+    return InputError(
+        f"missing required column '{required}' (columns found: {found}){hint}", file=file, row=1, column=required
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,48 +408,63 @@ def load_states(path: str | Path) -> pd.DataFrame:
     """
     raw = read_csv_table(path)
     file = raw.attrs["source"]
-    decimal = raw.attrs["decimal"]
     if "code" not in raw.columns:
-        raise InputError(
-            f"missing required column 'code' (columns found: {', '.join(raw.columns)})",
-            file=file,
-            row=1,
-            column="code",
-        )
+        raise _missing_column(raw, "code")
     codes = raw["code"]
     if (codes == "").any():
         row = int((codes == "").idxmax())
         raise InputError("empty state code", file=file, row=row, column="code")
+    for char in CODE_FORBIDDEN:
+        bad = codes.str.contains(char, regex=False)
+        if bad.any():
+            row = int(bad.idxmax())
+            raise InputError(
+                f"state code {show(codes[row])} contains '{char}', which separates codes in lists",
+                file=file,
+                row=row,
+                column="code",
+            )
     duplicated = codes.duplicated()
     if duplicated.any():
         row = int(duplicated.idxmax())
         first = int(codes[codes == codes[row]].index[0])
         raise InputError(
-            f"duplicate code '{codes[row]}' (first in row {first})", file=file, row=row, column="code"
+            f"duplicate code {show(codes[row])} (first in row {first})", file=file, row=row, column="code"
         )
 
     out = pd.DataFrame(index=pd.Index(codes.to_numpy(dtype=object), name="code"))
-    out["name"] = (raw["name"] if "name" in raw.columns else codes).to_numpy(dtype=object)
+    names = raw["name"] if "name" in raw.columns else codes
+    out["name"] = names.where(names != "", codes).to_numpy(dtype=object)
     out["willing"] = (
         _parse_bool(raw["willing"], file=file, column="willing", default=True).to_numpy()
         if "willing" in raw.columns
         else True
     )
-    for column in raw.columns:
-        if column in ("code", "name", "willing"):
-            continue
+    others = [c for c in raw.columns if c not in ("code", "name", "willing")]
+    decimal = decimal_mark(raw, others)
+    not_numeric: dict[str, tuple[str, int | None]] = {}
+    for column in others:
         known = column in STATE_NUMERIC_COLUMNS or column.startswith(CAPACITY_PREFIX)
+        persons = column in STATE_PERSON_COLUMNS or column.startswith(CAPACITY_PREFIX)
         if known:
-            integer = column in STATE_PERSON_COLUMNS or column.startswith(CAPACITY_PREFIX)
-            values = _parse_numbers(raw[column], file=file, column=column, decimal=decimal, integer=integer)
+            values = _parse_numbers(
+                raw[column],
+                file=file,
+                column=column,
+                decimal=decimal,
+                integer=persons,
+                maximum=MAX_PERSONS if persons else MAX_NUMBER,
+            )
             out[column] = values.to_numpy()
         else:
-            # Extra columns: numeric if every non-empty cell is a number, else kept as text.
+            # Extra columns: numeric if every non-empty cell is a number, else kept as text (and
+            # why, for a formula that wants to use it as a number).
             try:
                 values = _parse_numbers(raw[column], file=file, column=column, decimal=decimal, integer=False)
                 out[column] = values.to_numpy()
-            except InputError:
+            except InputError as err:
                 out[column] = raw[column].to_numpy(dtype=object)
+                not_numeric[column] = (err.detail, err.row)
     if "capacity" in out.columns and "minimum" in out.columns:
         below = out["minimum"] > out["capacity"]
         if below.any():
@@ -239,6 +475,7 @@ def load_states(path: str | Path) -> pd.DataFrame:
                 row=int(raw.index[list(out.index).index(code)]),
                 column="minimum",
             )
+    out.attrs["not_numeric"] = not_numeric
     out.attrs["source"] = file
     out.attrs["rows"] = dict(zip(out.index, (int(r) for r in raw.index)))
     return out
@@ -254,16 +491,24 @@ def participants(
     """The states that take part: willing, in `only` (when given), not in `exclude`. Input order kept."""
     only = list(only or [])
     exclude = list(exclude or [])
+    source = states.attrs.get("source", "the states file")
     for option, codes in (("--only", only), ("--exclude", exclude)):
         unknown = [c for c in codes if c not in states.index]
         if unknown:
             raise InputError(
-                f"{option}: unknown state code(s) {', '.join(unknown)} "
-                f"(not in {states.attrs.get('source', 'the states file')})"
+                f"{option}: unknown state code(s) {', '.join(show(c) for c in unknown)} (not in {source})"
             )
     both = sorted(set(only) & set(exclude))
     if both:
-        raise InputError(f"state(s) {', '.join(both)} both required (--only) and excluded (--exclude)")
+        raise InputError(
+            f"state(s) {', '.join(show(c) for c in both)} both required (--only) and excluded (--exclude)"
+        )
+    unwilling = [c for c in only if not bool(states.at[c, "willing"])]
+    if unwilling:
+        raise InputError(
+            f"state(s) {', '.join(show(c) for c in unwilling)} required (--only) but not willing "
+            f"(willing = false in {source})"
+        )
     mask = states["willing"].astype(bool)
     if only:
         mask &= states.index.isin(only)
@@ -307,15 +552,10 @@ def load_cases(path: str | Path) -> pd.DataFrame:
     """
     raw = read_csv_table(path)
     file = raw.attrs["source"]
-    decimal = raw.attrs["decimal"]
     for required in ("case_id", "size"):
         if required not in raw.columns:
-            raise InputError(
-                f"missing required column '{required}' (columns found: {', '.join(raw.columns)})",
-                file=file,
-                row=1,
-                column=required,
-            )
+            raise _missing_column(raw, required)
+    decimal = decimal_mark(raw, [c for c in ("size", "weight") if c in raw.columns])
     ids = raw["case_id"]
     if (ids == "").any():
         row = int((ids == "").idxmax())
@@ -325,12 +565,16 @@ def load_cases(path: str | Path) -> pd.DataFrame:
         row = int(duplicated.idxmax())
         first = int(ids[ids == ids[row]].index[0])
         raise InputError(
-            f"duplicate case id '{ids[row]}' (first in row {first})", file=file, row=row, column="case_id"
+            f"duplicate case id {show(ids[row])} (first in row {first})", file=file, row=row, column="case_id"
         )
-    size = _parse_numbers(raw["size"], file=file, column="size", decimal=decimal, integer=True, allow_empty=False)
+    size = _parse_numbers(
+        raw["size"], file=file, column="size", decimal=decimal, integer=True, allow_empty=False, maximum=MAX_PERSONS
+    )
     if (size < 1).any():
         row = int((size < 1).idxmax())
-        raise InputError("size must be at least 1 person", file=file, row=row, column="size")
+        raise InputError(f"size must be at least 1 person, not {show(raw.at[row, 'size'])}", file=file, row=row, column="size")
+    if size.sum() > MAX_PERSONS:
+        raise InputError(f"the cases add up to {size.sum():,.0f} persons, more than {MAX_PERSONS:,}", file=file, column="size")
     out = pd.DataFrame(index=raw.index)
     out["case_id"] = ids.to_numpy(dtype=object)
     out["size"] = size.to_numpy(dtype=np.int64)
@@ -338,7 +582,9 @@ def load_cases(path: str | Path) -> pd.DataFrame:
         out[column] = _canonical_list(raw[column]).to_numpy(dtype=object) if column in raw.columns else ""
     out["group"] = raw["group"].to_numpy(dtype=object) if "group" in raw.columns else ""
     if "weight" in raw.columns:
-        out["weight"] = _parse_numbers(raw["weight"], file=file, column="weight", decimal=decimal, integer=False).to_numpy()
+        out["weight"] = _parse_numbers(
+            raw["weight"], file=file, column="weight", decimal=decimal, integer=False, maximum=MAX_PERSONS
+        ).to_numpy()
     else:
         out["weight"] = np.nan
     for column in raw.columns:
@@ -349,7 +595,7 @@ def load_cases(path: str | Path) -> pd.DataFrame:
 
 
 def check_cases_against_states(cases: pd.DataFrame, states: pd.DataFrame) -> None:
-    """Every state code a case names must exist; every need needs a capacity column or none."""
+    """Every state code a case names must exist, and no case may link to a state it excludes."""
     known = set(states.index)
     file = cases.attrs.get("source")
     for column in ("links", "excluded"):
@@ -362,10 +608,20 @@ def check_cases_against_states(cases: pd.DataFrame, states: pd.DataFrame) -> Non
         if not unknown.empty:
             row = int(unknown.index[0])
             raise InputError(
-                f"unknown state code '{unknown.iloc[0]}' (not in {states.attrs.get('source', 'the states file')})",
+                f"unknown state code {show(unknown.iloc[0])} (not in {states.attrs.get('source', 'the states file')})",
                 file=file,
                 row=row,
                 column=column,
+            )
+    both = (cases["links"] != "") & (cases["excluded"] != "")
+    for row in cases.index[both.to_numpy()]:
+        common = sorted(set(cases.at[row, "links"].split(";")) & set(cases.at[row, "excluded"].split(";")))
+        if common:
+            raise InputError(
+                f"state {show(common[0])} is both a family link and excluded for this case",
+                file=file,
+                row=int(row),
+                column="excluded",
             )
 
 
@@ -407,7 +663,7 @@ class ScenarioSettings(BaseModel):
     title: str | None = None
     states: str | None = None
     cases: str | None = None
-    total: int | None = Field(default=None, ge=0)
+    total: int | None = Field(default=None, ge=0, le=MAX_PERSONS)
     formula: str | dict[str, Any] | None = None
     weight_column: str | None = None
     only: list[str] | None = None
@@ -416,20 +672,20 @@ class ScenarioSettings(BaseModel):
     links: LinksMode | None = None
     objective: Objective | None = None
     solver: SolverName | None = None
-    time_limit: float | None = Field(default=None, gt=0)
-    gap: float | None = Field(default=None, ge=0, le=1)
+    time_limit: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    gap: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
     require_all: bool | None = None
     count_hosted: bool | None = None
     need_weights: dict[str, float] | None = None
-    capacity: dict[str, int] | None = None
+    capacity: dict[str, Annotated[int, Field(ge=0, le=MAX_PERSONS)]] | None = None
 
     @field_validator("need_weights")
     @classmethod
     def _positive_weights(cls, value: dict[str, float] | None) -> dict[str, float] | None:
         if value is not None:
             for need, weight in value.items():
-                if not math.isfinite(weight) or weight < 0:
-                    raise ValueError(f"need weight for '{need}' must be a finite number >= 0")
+                if not math.isfinite(weight) or weight < 0 or weight > MAX_NEED_WEIGHT:
+                    raise ValueError(f"need weight for '{need}' must be a number from 0 to {MAX_NEED_WEIGHT:,}")
         return value
 
 
@@ -441,10 +697,27 @@ class Scenario(ScenarioSettings):
     variants: list[Variant] = Field(default_factory=list)
 
 
+def validation_problem(err: ValidationError) -> tuple[str, str | None]:
+    """The first problem pydantic found, as (message, dotted key) in words a user can act on."""
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or None
+    kind = first.get("type", "")
+    if kind == "extra_forbidden":
+        return "not a known setting; check the spelling", key
+    if kind == "missing":
+        return "required setting missing", key
+    message = first["msg"]
+    if kind == "value_error":
+        return message.removeprefix("Value error, "), key
+    if "input" in first and not isinstance(first["input"], (dict, list, tuple)):
+        message += f", got {show(first['input'])}"
+    return message, key
+
+
 def load_scenario(path: str | Path) -> tuple[Scenario, Path]:
     """Parse a scenario TOML; returns it and the folder its relative paths are read from."""
     path = Path(path)
-    text = _read_text(path)
+    text = _read_text(path, "a scenario .toml file")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -452,7 +725,6 @@ def load_scenario(path: str | Path) -> tuple[Scenario, Path]:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        location = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"{first['msg']}", file=path, column=location) from None
+        message, key = validation_problem(err)
+        raise InputError(message, file=path, key=key) from None
     return scenario, path.parent
