@@ -451,11 +451,19 @@ class _BulkModel:
         self.xcol[self.xt, self.xs] = np.arange(n_x)
         self.d0 = n_x
         self.n_cols = 0
+        self._upper = np.zeros(0)  # column upper bounds (lower bounds are all 0)
         self._add_columns(types.limit[self.xt, self.xs].astype(float), integer=True)
         self._add_columns(np.full(n_states, np.inf), integer=False)
         self.worst: int | None = None
         self.y0: int | None = None
         self.n_rows = 0
+        # Every row as added (first row, rows, columns, values, lower, upper), to check a plan
+        # against the model without asking HiGHS; and the objective as last set.
+        self._rows: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.costs = np.zeros(self.n_cols)
+        self.maximize = False
+        # One type (quota mode): the relaxation's optimum is whole, so solve that first (see run).
+        self.relaxation_first = types.n_types == 1 and not len(types.link_count)
 
         xt, xs, cols = self.xt, self.xs, np.arange(n_x)
         persons = types.persons[xt].astype(float)
@@ -504,6 +512,7 @@ class _BulkModel:
     def _add_columns(self, upper: np.ndarray, integer: bool) -> int:
         n = len(upper)
         first = self.n_cols
+        self._upper = np.concatenate([self._upper, np.asarray(upper, dtype=float)])
         if n:
             self.h.addVars(n, np.zeros(n), upper)
             if integer:
@@ -524,17 +533,31 @@ class _BulkModel:
         rows = np.asarray(rows, dtype=np.int64)
         order = np.argsort(rows, kind="stable")
         starts = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))[:-1]]).astype(np.int32)
-        self.h.addRows(
-            n,
-            lower,
-            np.asarray(upper, dtype=float),
-            len(order),
-            starts,
-            np.asarray(cols, dtype=np.int32)[order],
-            np.asarray(values, dtype=float)[order],
-        )
+        upper = np.asarray(upper, dtype=float)
+        cols = np.asarray(cols, dtype=np.int32)[order]
+        values = np.asarray(values, dtype=float)[order]
+        self.h.addRows(n, lower, upper, len(order), starts, cols, values)
+        self._rows.append((first, rows[order], cols, values, lower.copy(), upper.copy()))
         self.n_rows += n
         return first
+
+    def free_row(self, row: int) -> None:
+        """Drop a row's bounds (it no longer constrains anything)."""
+        self.h.changeRowBounds(row, -np.inf, np.inf)
+        for first, _, _, _, lower, upper in self._rows:
+            if first <= row < first + len(lower):
+                lower[row - first], upper[row - first] = -np.inf, np.inf
+
+    def satisfied(self, values: np.ndarray, tolerance: float = 1e-9) -> bool:
+        """Whether a complete solution keeps every bound and row (up to float noise)."""
+        if (values < -tolerance).any() or (values > self._upper * (1 + tolerance) + tolerance).any():
+            return False
+        for first, rows, cols, coefficients, lower, upper in self._rows:
+            activity = np.bincount(rows, weights=coefficients * values[cols], minlength=len(lower))
+            slack = tolerance * np.maximum(1.0, np.abs(activity))
+            if (activity < lower - slack).any() or (activity > upper + slack).any():
+                return False
+        return True
 
     def _per_group(self, rows_wanted, group, cols, values, lower=None, upper=None) -> None:
         """One row per wanted group (type or state): sum of values x cols of the group within bounds."""
@@ -615,12 +638,20 @@ class _BulkModel:
     def objective(self, cols: np.ndarray, values: np.ndarray, maximize: bool = False) -> None:
         costs = np.zeros(self.n_cols)
         costs[cols] = values
+        self.costs, self.maximize = costs, maximize
         self.h.changeColsCost(self.n_cols, np.arange(self.n_cols, dtype=np.int32), costs)
         sense = self.hs.ObjSense.kMaximize if maximize else self.hs.ObjSense.kMinimize
         self.h.changeObjectiveSense(sense)
 
     def start(self, x: np.ndarray, y: np.ndarray | None = None) -> None:
         """A complete starting solution from x (per x column) and y (link classes x states)."""
+        solution = self.hs.HighsSolution()
+        solution.col_value = self.complete(x, y).tolist()
+        solution.value_valid = True
+        self.h.setSolution(solution)
+
+    def complete(self, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+        """All columns from x and y: each deviation and `worst` as small as the plan allows."""
         data = self.data
         values = np.zeros(self.n_cols)
         values[: len(x)] = x
@@ -630,14 +661,15 @@ class _BulkModel:
             values[self.worst] = float((np.abs(burden - data.target) / data.scales()).max()) if data.n_states else 0.0
         if self.y0 is not None and y is not None:
             values[self.y0 : self.y0 + len(self.yl)] = y[self.yl, self.ys]
-        solution = self.hs.HighsSolution()
-        solution.col_value = values.tolist()
-        solution.value_valid = True
-        self.h.setSolution(solution)
+        return values
 
     def run(self, time_left: float | None, name: str) -> Stage:
         h, hs = self.h, self.hs
         h.setOptionValue("time_limit", float(max(time_left, 0.01)) if time_left is not None else np.inf)
+        if self.relaxation_first:
+            stage = self._relaxation(name)
+            if stage is not None:
+                return stage
         start = time.perf_counter()
         h.run()
         seconds = time.perf_counter() - start
@@ -656,6 +688,39 @@ class _BulkModel:
             gap = max(float(reported), 0.0)
         self.values = np.asarray(h.getSolution().col_value)
         return Stage(name, float(info.objective_function_value), status, gap, seconds)
+
+    def _relaxation(self, name: str) -> Stage | None:
+        """Solve the LP relaxation. When its optimum is a whole plan, that plan is a proven optimum
+        of the integer program as well (no integer plan beats the relaxation), found in a fraction
+        of the time a MIP solve takes to start up. With one type of unit this is always the case:
+        each state's deviation is convex with kinks at whole numbers (the envelope cuts) and one
+        sum couples the states, so a basic optimum has every count whole. Checked, not assumed:
+        the plan is rounded, completed, checked against every row, and its objective must meet the
+        relaxation's bound; otherwise None, and the integer program is solved as usual."""
+        h, hs = self.h, self.hs
+        start = time.perf_counter()
+        h.setOptionValue("solve_relaxation", True)
+        try:
+            h.run()
+        finally:
+            h.setOptionValue("solve_relaxation", False)
+        status = h.getModelStatus()
+        if status == hs.HighsModelStatus.kInfeasible:
+            raise _Infeasible(name)  # no plan at all, whole or not
+        if status != hs.HighsModelStatus.kOptimal:
+            return None
+        x = np.asarray(h.getSolution().col_value)[: len(self.xt)]
+        whole = np.round(x)
+        if len(x) and np.abs(x - whole).max() > 1e-9:
+            return None
+        values = self.complete(whole)
+        bound = float(h.getInfo().objective_function_value)
+        value = float(self.costs @ values)
+        beaten = value < bound - _tolerance(bound) if self.maximize else value > bound + _tolerance(bound)
+        if beaten or not self.satisfied(values):
+            return None
+        self.values = values
+        return Stage(name, value, "optimal", 0.0, time.perf_counter() - start)
 
     def x(self) -> np.ndarray:
         return np.round(self.values[: len(self.xt)])
@@ -693,7 +758,7 @@ def _solve_bulk(data: _Data, settings: Settings, start_x: np.ndarray, start_y: n
         deviation_stage = model.run(remaining(), "total_deviation")
         stages.append(Stage("persons_placed", float(data.total_persons), "optimal", 0.0, 0.0))
     except _Infeasible:
-        model.h.changeRowBounds(model.everyone, -np.inf, np.inf)
+        model.free_row(model.everyone)
         if settings.require_all:
             raise InfeasibleError(explain_infeasible(states, types)) from None
         model.objective(model.placed_cols, model.placed_values, maximize=True)

@@ -144,35 +144,57 @@ class Packing:
             take[i] = k
             remaining -= k
         self.add(t, allowed, take)
-        while remaining > 0:
-            room = self.units_that_fit(t, allowed) > 0
-            if not room.any():
-                break
-            states = allowed[room]
-            gains = self.deviation_change(states, w)
-            linked = -self.linked_demand[t, states]
-            order = np.lexsort((linked, gains))[:remaining]
-            self.add(t, states[order], np.ones(len(order)))
-            remaining -= len(order)
+        if remaining <= 0:
+            return
+        # Every state with room is now within one unit of its target: one more unit each where it
+        # adds the least deviation (largest remainders first) ...
+        room = self.units_that_fit(t, allowed)
+        states = allowed[room > 0]
+        if not len(states):
+            return
+        gains = self.deviation_change(states, w)
+        order = np.lexsort((-self.linked_demand[t, states], gains))[:remaining]
+        self.add(t, states[order], np.ones(len(order)))
+        remaining -= len(order)
+        if remaining <= 0:
+            return
+        # ... and beyond that each unit adds its burden to the deviation wherever it goes: spread
+        # the rest evenly over the room left (water-filling), linked states first for the leftover.
+        room = self.units_that_fit(t, allowed).astype(np.int64)
+        level = _water_level(room, remaining)
+        give = np.minimum(room, level)
+        leftover = remaining - int(give.sum())
+        if leftover > 0:
+            more = np.flatnonzero(room > level)
+            more = more[np.argsort(-self.linked_demand[t, allowed[more]], kind="stable")][:leftover]
+            give[more] += 1
+        self.add(t, allowed, give)
 
     # -- improvement ---------------------------------------------------------------------------
 
     def single_moves(self) -> bool:
+        """Move single free units between states while that lowers the deviation: per type, the
+        best (source, destination) pair at a time, all pairs weighed at once."""
         improved = False
         for t in range(self.types.n_types):
             allowed = self.allowed[t]
+            if len(allowed) < 2:
+                continue
             w = self.types.burden[t]
-            for source in allowed[self.free(t)[allowed] > 0]:
-                ok = (self.units_that_fit(t, allowed) > 0) & (allowed != source)
-                if not ok.any():
-                    continue
-                states = allowed[ok]
-                gains = self.deviation_change(states, w) + self.deviation_change(np.array([source]), -w)[0]
-                best = int(np.argmin(gains))
-                if gains[best] < -_EPS:
-                    self.add(t, np.array([source]), np.array([-1]))
-                    self.add(t, states[best : best + 1], np.array([1]))
-                    improved = True
+            for _ in range(4 * len(allowed)):
+                free = self.free(t)[allowed] > 0
+                room = self.units_that_fit(t, allowed) > 0
+                if not free.any() or not room.any():
+                    break
+                gain = self.deviation_change(allowed, -w)[:, None] + self.deviation_change(allowed, w)[None, :]
+                gain[~free, :] = np.inf
+                gain[:, ~room] = np.inf
+                np.fill_diagonal(gain, np.inf)
+                source, destination = divmod(int(np.argmin(gain)), len(allowed))
+                if not gain[source, destination] < -_EPS:
+                    break
+                self.add(t, allowed[[source, destination]], np.array([-1, 1]))
+                improved = True
         return improved
 
     def swaps(self, budget: int = 2000) -> bool:
@@ -282,6 +304,18 @@ class Packing:
                             break
                     if not moved:
                         break
+
+
+def _water_level(room: np.ndarray, units: int) -> int:
+    """The largest level L with sum(min(room, L)) <= units (room per state, whole units)."""
+    low, high = 0, int(room.max()) if len(room) else 0
+    while low < high:
+        mid = (low + high + 1) // 2
+        if int(np.minimum(room, mid).sum()) <= units:
+            low = mid
+        else:
+            high = mid - 1
+    return low
 
 
 def honour_given(types: CaseTypes, counts: np.ndarray, preferred: np.ndarray | None = None) -> np.ndarray:
