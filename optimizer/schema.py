@@ -173,10 +173,13 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 def _check_row_lengths(text: str, sep: str, width: int, path: Path) -> None:
     """Every non-blank row has as many cells as the header (the parser pads short rows silently)."""
     if '"' in text:
-        lengths = ((i, len(cells), "".join(cells).strip()) for i, cells in enumerate(csv.reader(io.StringIO(text), delimiter=sep), start=1))
-        for row, count, content in lengths:
-            if count != width and content:
-                _row_length_error(path, row, count, width)
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, skipinitialspace=True)
+        try:
+            for row, cells in enumerate(reader, start=1):
+                if len(cells) != width and "".join(cells).strip():
+                    _row_length_error(path, row, len(cells), width)
+        except csv.Error as err:
+            raise InputError(f"cannot parse CSV: {err}", file=path, row=reader.line_num) from None
         return
     lines = pd.Series(_LINE_BREAK.split(text), dtype=object)
     counts = lines.str.count(re.escape(sep)) + 1
