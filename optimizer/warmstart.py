@@ -302,8 +302,119 @@ class Packing:
                                 break
                         if moved:
                             break
-                    if not moved:
+                    if not moved and not self._trade_many(l, s1):
                         break
+
+    def _trade_many(self, l: int, s1: int, budget: int = 4000) -> bool:
+        """Bring one unit of link class l into its linked state s1 in exchange for several free
+        units there with the same persons, burden and need persons in total (a family of six for
+        two of three, say), which take its place in its current state s0: capacities and the
+        deviation stay as they are. What a full small state needs to honour a link."""
+        types = self.types
+        t, e = int(types.link_base[l]), int(types.link_excluded[l])
+        persons, burden = int(types.persons[t]), float(types.burden[t])
+        needs = np.array([int(q[t]) for q in self.need_of.values()], dtype=np.int64)
+        need_rows = [q for q in self.need_of.values()]
+        for s0 in np.flatnonzero(self.free(t) > 0):
+            s0 = int(s0)
+            if s0 == s1 or self.pin_room(t, e, s0) < 1:
+                continue
+            at_s1 = self.counts[:, s1] - self.pinned[:, s1]
+            candidates = [
+                u
+                for u in np.flatnonzero(at_s1 > 0)
+                if u != t and types.persons[u] < persons and self.room(int(u))[s0] >= 1
+            ]
+            candidates.sort(key=lambda u: (-int(types.persons[u]), int(u)))
+            chosen: list[int] = []
+            left = [budget]
+
+            def search(i: int, p: int, w: float, q: np.ndarray) -> bool:
+                if p == 0:
+                    return abs(w) < 1e-9 and not q.any()
+                left[0] -= 1
+                if left[0] <= 0 or i == len(candidates):
+                    return False
+                u = int(candidates[i])
+                pu, wu = int(types.persons[u]), float(types.burden[u])
+                qu = np.array([int(row[u]) for row in need_rows], dtype=np.int64)
+                most = min(int(at_s1[u]), int(self.room(u)[s0]), p // pu)
+                for k in range(most, -1, -1):
+                    if (q - k * qu < 0).any():
+                        continue
+                    chosen.extend([u] * k)
+                    if search(i + 1, p - k * pu, w - k * wu, q - k * qu):
+                        return True
+                    del chosen[len(chosen) - k :]
+                return False
+
+            if search(0, persons, burden, needs.copy()):
+                self.add(t, np.array([s0, s1]), np.array([-1, 1]))
+                for u, k in zip(*np.unique(chosen, return_counts=True)):
+                    self.add(int(u), np.array([s1, s0]), np.array([-k, k]))
+                self.pin(l, s1, 1)
+                return True
+        return False
+
+    # -- repair --------------------------------------------------------------------------------
+
+    def place_leftovers(self, budget: int = 200) -> None:
+        """Units the greedy left unplaced for want of room: make room for one by moving a free unit
+        at least as large as the shortfall to another state that can take it (largest units first).
+        Only while some unit is unplaced; the improvement moves mend the deviation afterwards."""
+        types = self.types
+        for t in np.lexsort((-types.burden, -types.persons)):
+            t = int(t)
+            while budget > 0 and self.counts[t].sum() < types.count[t]:
+                budget -= 1
+                if not self._make_room(t):
+                    break
+
+    def _make_room(self, t: int) -> bool:
+        """Place one more unit of type t, moving free units out of a state to other states until
+        it fits there (persons and need capacities); undone if it does not come to fit."""
+        types = self.types
+        allowed = self.allowed[t]
+        every = np.arange(len(self.target))
+        for s in allowed[np.argsort(self.deviation_change(allowed, types.burden[t]), kind="stable")]:
+            s = int(s)
+            moves: list[tuple[int, int]] = []
+            for _ in range(8):
+                if self.units_that_fit(t, np.array([s]))[0] >= 1:
+                    break
+                short_persons = types.persons[t] - (self.cap[s] - self.persons[s])
+                short_needs = {n: q[t] - (self.need_cap[n][s] - self.need_used[n][s]) for n, q in self.need_of.items()}
+                free = np.flatnonzero(self.counts[:, s] - self.pinned[:, s] > 0)
+                free = free[free != t]
+                needed = [n for n, short in short_needs.items() if short > 0]
+                if needed:
+                    n = needed[0]
+                    q = self.need_of[n]
+                    free = free[q[free] > 0]
+                    # one unit covering the shortfall if there is one (the smallest), else the largest
+                    covers = q[free] >= short_needs[n]
+                    order = np.lexsort((types.persons[free], ~covers, np.where(covers, 0, -q[free])))
+                else:
+                    covers = types.persons[free] >= short_persons
+                    order = np.lexsort((np.where(covers, types.persons[free], -types.persons[free]), ~covers))
+                moved = False
+                for v in free[order]:
+                    v = int(v)
+                    others = every[(every != s) & (self.units_that_fit(v, every) > 0)]
+                    if len(others):
+                        s2 = int(others[np.argmin(self.deviation_change(others, types.burden[v]))])
+                        self.add(v, np.array([s, s2]), np.array([-1, 1]))
+                        moves.append((v, s2))
+                        moved = True
+                        break
+                if not moved:
+                    break
+            if self.units_that_fit(t, np.array([s]))[0] >= 1:
+                self.add(t, np.array([s]), np.array([1]))
+                return True
+            for v, s2 in reversed(moves):
+                self.add(v, np.array([s2, s]), np.array([-1, 1]))
+        return False
 
 
 def _water_level(room: np.ndarray, units: int) -> int:
@@ -376,6 +487,7 @@ def warm_start(types: CaseTypes, capacity: np.ndarray, need_capacity: dict[str, 
     packing.place_links()
     for t in order:
         packing.place(int(t))
+    packing.place_leftovers()
     for _ in range(10):
         if not (packing.single_moves() | packing.swaps()):
             break
