@@ -27,7 +27,7 @@ import pandas as pd
 import pulp
 
 from optimizer.keys import compute_key, resolve_formula
-from optimizer.model import targets
+from optimizer.model import silence_highs_banner, targets
 from optimizer.schema import CAPACITY_PREFIX, case_weights, load_cases, load_states, participants
 
 GAP = 1e-6
@@ -41,6 +41,7 @@ def _column(states: pd.DataFrame, column: str) -> np.ndarray:
 
 def _stage(prob: pulp.LpProblem, name: str, time_left: float) -> dict:
     """Solve one stage; 'optimal' only when HiGHS proved it (PuLP's sol_status 1)."""
+    silence_highs_banner()
     solver = pulp.HiGHS(msg=False, gapRel=GAP, timeLimit=max(time_left, 0.01), threads=1)
     start = time.perf_counter()
     prob.solve(solver)

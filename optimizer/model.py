@@ -372,6 +372,33 @@ def targets(shares: pd.Series, total_burden: float, hosted: pd.Series | None = N
 HIGHS_OPTIONS: dict[str, object] = {}
 
 
+def silence_highs_banner() -> None:
+    """HiGHS >= 1.16 prints a copyright banner on stdout when a process makes its first `Highs`
+    object, before any option can turn output off; stdout carries our tables and CSV, so that
+    first object is made with file descriptor 1 pointed at /dev/null. Later objects print nothing."""
+    global _HIGHS_BANNER_SHOWN
+    if _HIGHS_BANNER_SHOWN:
+        return
+    import os
+    import sys
+
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _HIGHS_BANNER_SHOWN = True
+
+
+_HIGHS_BANNER_SHOWN = False
+
+
 @dataclass(frozen=True)
 class _Data:
     """Everything the stages need, as arrays over participants."""
@@ -434,6 +461,7 @@ class _BulkModel:
     def __init__(self, data: _Data, settings: Settings):
         import highspy
 
+        silence_highs_banner()
         self.hs = highspy
         self.data = data
         types = data.types
@@ -830,6 +858,7 @@ class _HiGHSWarm(pulp.HiGHS):
 def _solver(settings: Settings, time_left: float | None) -> pulp.LpSolver:
     limit = None if time_left is None else max(time_left, 0.01)
     if settings.solver == "highs":
+        silence_highs_banner()
         return _HiGHSWarm(msg=False, gapRel=settings.gap, timeLimit=limit, threads=1)
     if settings.solver == "cbc":
         return pulp.PULP_CBC_CMD(msg=False, gapRel=settings.gap, timeLimit=limit, warmStart=True)
