@@ -9,27 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_run import relocate
 
-from optimizer.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 INPUTS = ROOT / "inputs"
-
-
-def relocate(*args: str, capsys) -> tuple[int, str, str]:
-    """Run the CLI in-process (as the console script would) and return (exit code, stdout, stderr)."""
-    saved = sys.argv
-    sys.argv = ["relocate", *map(str, args)]
-    code = 0
-    try:
-        main()
-    except SystemExit as done:
-        code = done.code or 0
-    finally:
-        sys.argv = saved
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def allocation(*args: str, capsys) -> list[int]:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_run import relocate
 
 from optimizer import compare as compare_module
-from optimizer.cli import main
 from optimizer.compare import compare, sensitivity_columns, sensitivity_wide, variants_from_formulas
 from optimizer.errors import InputError
 from optimizer.keys import PRESETS
@@ -20,20 +19,6 @@ from optimizer.schema import ScenarioSettings, Variant, load_scenario
 ROOT = Path(__file__).resolve().parents[1]
 INPUTS = ROOT / "inputs"
 SCENARIO = INPUTS / "scenarios" / "compare-keys.toml"
-
-
-def relocate(*args, capsys) -> tuple[int, str, str]:
-    saved = sys.argv
-    sys.argv = ["relocate", *map(str, args)]
-    code = 0
-    try:
-        main()
-    except SystemExit as done:
-        code = done.code or 0
-    finally:
-        sys.argv = saved
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,6 @@ from optimizer.schema import (
     case_weights,
     load_cases,
     load_states,
-    read_csv_table,
 )
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_run import relocate
 from openpyxl import load_workbook
 
 from optimizer import metrics as m
-from optimizer.cli import main
 from optimizer.compare import compare, variants_from_formulas
 from optimizer.errors import InputError
 from optimizer.pipeline import run
@@ -251,20 +249,6 @@ def test_comparison_reports(tmp_path):
     plain.mkdir()
     write_reports(comparison.results, plain, "json", run=RUN)
     assert "sensitivity" not in json.loads((plain / "report.json").read_text())["comparison"]
-
-
-def relocate(*args, capsys) -> tuple[int, str, str]:
-    saved = sys.argv
-    sys.argv = ["relocate", *map(str, args)]
-    code = 0
-    try:
-        main()
-    except SystemExit as done:
-        code = done.code or 0
-    finally:
-        sys.argv = saved
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_solve_writes_every_report_by_default(capsys, tmp_path):
