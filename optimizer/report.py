@@ -1147,9 +1147,8 @@ def report_document(views: list[_View], frames, title: str, run: dict, compariso
 
 
 # ---------------------------------------------------------------------------------------------
-# Excel
-
-_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+# Excel (XlsxWriter: about twice as fast as openpyxl on long case lists; the zip entries carry
+# fixed dates, so the workbook's created/modified properties are its only run-dependent bytes)
 
 
 def _cell(value: object) -> object:
@@ -1172,57 +1171,67 @@ _XL_FORMATS = {
 }
 
 
-def _sheet(ws, frame: pd.DataFrame, formats: dict[str, str] | None = None) -> None:
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
+class _Book:
+    """An XlsxWriter workbook in memory, with its cell formats made once each."""
 
-    formats = {**_XL_FORMATS, **(formats or {})}
-    columns = [str(c) for c in frame.columns]
-    ws.append([neutralise(c) for c in columns])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for row in frame.itertuples(index=False, name=None):
-        ws.append([_cell(v) for v in row])
-    for j, column in enumerate(columns, start=1):
-        letter = get_column_letter(j)
-        base = column.split(":", 1)[0]
-        fmt = formats.get(column) or formats.get(base)
-        if fmt:
-            for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
-                cell.number_format = fmt
-        width = max([len(column)] + [len(str(v)) for v in frame.iloc[:200, j - 1].tolist()]) if len(frame) else len(column)
-        ws.column_dimensions[letter].width = min(60, max(8, width + 2))
-    ws.freeze_panes = "A2"
+    def __init__(self, title: str, run: dict):
+        import io
 
+        import xlsxwriter
 
-def _note_sheet(ws, text: str) -> None:
-    ws.append([neutralise(text)])
-    ws.column_dimensions["A"].width = 100
+        self.buffer = io.BytesIO()
+        # Every cell is data: no text becomes a formula, a link or a number.
+        self.book = xlsxwriter.Workbook(
+            self.buffer,
+            {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+        )
+        created = datetime.fromisoformat(run["created"]).astimezone(timezone.utc).replace(tzinfo=None) if run.get("created") else datetime(2000, 1, 1)
+        self.book.set_properties({"title": title, "author": f"relocate {__version__}", "created": created})
+        self.bold = self.book.add_format({"bold": True})
+        self.heading = self.book.add_format({"bold": True, "font_size": 14})
+        self._numbers: dict[str, object] = {}
+
+    def number(self, pattern: str):
+        if pattern not in self._numbers:
+            self._numbers[pattern] = self.book.add_format({"num_format": pattern})
+        return self._numbers[pattern]
+
+    def sheet(self, name: str, frame: pd.DataFrame, formats: dict[str, str] | None = None) -> None:
+        """A table: bold header, one column at a time (with its number format), header frozen."""
+        ws = self.book.add_worksheet(name)
+        formats = {**_XL_FORMATS, **(formats or {})}
+        columns = [str(c) for c in frame.columns]
+        ws.write_row(0, 0, [neutralise(c) for c in columns], self.bold)
+        for j, column in enumerate(columns):
+            pattern = formats.get(column) or formats.get(column.split(":", 1)[0])
+            values = frame.iloc[:, j].tolist()
+            ws.write_column(1, j, [_cell(v) for v in values], self.number(pattern) if pattern else None)
+            width = max([len(column)] + [len(str(v)) for v in values[:200]])
+            ws.set_column(j, j, min(60, max(8, width + 2)))
+        ws.freeze_panes(1, 0)
+
+    def note(self, name: str, text: str) -> None:
+        ws = self.book.add_worksheet(name)
+        ws.write_string(0, 0, neutralise(text))
+        ws.set_column(0, 0, 100)
+
+    def close(self) -> bytes:
+        self.book.close()
+        return self.buffer.getvalue()
 
 
 def render_xlsx(views: list[_View], frames, title: str, run: dict, comparison=None) -> bytes:
-    import io
-    import zipfile
-
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-    from openpyxl.writer.excel import ExcelWriter
-
     wide, per_variant, sensitivity = frames
-    many = len(views) > 1
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Summary"
-    ws.append([neutralise(title)])
-    ws["A1"].font = Font(bold=True, size=14)
-    ws.append([])
-    ws.append(["", *[neutralise(v.name) for v in views]])
-    for cell in ws[3]:
-        cell.font = Font(bold=True)
+    out = _Book(title, run)
+    ws = out.book.add_worksheet("Summary")
+    ws.write_string(0, 0, neutralise(title), out.heading)
+    ws.write_row(2, 0, ["", *[neutralise(v.name) for v in views]], out.bold)
+    row = 3
 
     def line(label: str, values: list) -> None:
-        ws.append([label, *[_cell(v) for v in values]])
+        nonlocal row
+        ws.write_row(row, 0, [label, *[_cell(v) for v in values]])
+        row += 1
 
     line("Formula", [v.result.formula.name for v in views])
     line("Formula title", [v.result.formula.title for v in views])
@@ -1233,23 +1242,20 @@ def render_xlsx(views: list[_View], frames, title: str, run: dict, comparison=No
     line("Participants", [len(v.result.participants) for v in views])
     for key in _HEADLINE:
         line(METRIC_INFO[key][0], [getattr(v.metrics.overall, key) for v in views])
-    ws.append([])
+    row += 1
     line("Tool", [v.provenance["tool"] for v in views])
     roles = list(dict.fromkeys(role for v in views for role in v.provenance["inputs"]))
     for role in roles:
         line(f"Input {role}", [v.provenance["inputs"].get(role, {}).get("path") for v in views])
         line(f"Input {role} SHA-256", [v.provenance["inputs"].get(role, {}).get("sha256") for v in views])
-    ws.column_dimensions["A"].width = 48
-    for j in range(len(views)):
-        ws.column_dimensions[get_column_letter(j + 2)].width = 24
+    ws.set_column(0, 0, 48)
+    ws.set_column(1, len(views), 24)
 
     states = pd.concat(
         [v.metrics.states.reset_index().assign(variant=v.name) for v in views], ignore_index=True
     )
-    states = states[["variant"] + [c for c in states.columns if c != "variant"]]
-    _sheet(wb.create_sheet("States"), states)
+    out.sheet("States", states[["variant"] + [c for c in states.columns if c != "variant"]])
 
-    ws = wb.create_sheet("Cases")
     frames_cases = []
     for view in views:
         cases = plan_cases_table(view.result)
@@ -1261,43 +1267,24 @@ def render_xlsx(views: list[_View], frames, title: str, run: dict, comparison=No
         if len(cases) > MAX_CASE_ROWS:
             # Too long for a workbook: the unplaced cases here, the whole list in plan_cases.csv.
             cases = cases[cases["state"] == ""]
-        _sheet(ws, cases)
+        out.sheet("Cases", cases)
     else:
-        _note_sheet(ws, "Quota plan: no case list (every unit is one person).")
+        out.note("Cases", "Quota plan: no case list (every unit is one person).")
 
     metric_rows = []
     for key, (label, formula) in METRIC_INFO.items():
         metric_rows.append([key, label, formula] + [getattr(v.metrics.overall, key) for v in views])
-    _sheet(wb.create_sheet("Metrics"), pd.DataFrame(metric_rows, columns=["metric", "label", "formula"] + [v.name for v in views]), {})
+    out.sheet("Metrics", pd.DataFrame(metric_rows, columns=["metric", "label", "formula"] + [v.name for v in views]), {})
 
-    ws = wb.create_sheet("Comparison")
     if wide is not None:
-        _sheet(ws, wide)
+        out.sheet("Comparison", wide)
     else:
-        _note_sheet(ws, "One plan: run `relocate compare` to compare variants.")
+        out.note("Comparison", "One plan: run `relocate compare` to compare variants.")
     if sensitivity is not None:
-        _sheet(wb.create_sheet("Sensitivity"), sensitivity)
+        out.sheet("Sensitivity", sensitivity)
     explanation = pd.concat([v.explanation.reset_index().assign(variant=v.name) for v in views], ignore_index=True)
-    explanation = explanation[["variant"] + [c for c in explanation.columns if c != "variant"]]
-    _sheet(wb.create_sheet("Explanation"), explanation)
-
-    created = datetime.fromisoformat(run["created"]).astimezone(timezone.utc).replace(tzinfo=None) if run.get("created") else datetime(2000, 1, 1)
-    wb.properties.creator = f"relocate {__version__}"
-    wb.properties.title = title
-    wb.properties.created = created
-    wb.properties.modified = created
-    raw = io.BytesIO()
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(wb, archive).save()
-    # Fixed entry dates: the only run-dependent bytes are the properties above.
-    out = io.BytesIO()
-    with zipfile.ZipFile(raw) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_DATE)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o600 << 16
-            target.writestr(entry, source.read(info.filename))
-    return out.getvalue()
+    out.sheet("Explanation", explanation[["variant"] + [c for c in explanation.columns if c != "variant"]])
+    return out.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1331,33 +1318,104 @@ def write_reports(
     views = _views(results, comparison)
     frames = _comparison_frames(results, comparison)
     notes = tuple(comparison.notes) if comparison is not None else ()
-    written: list[Path] = []
-    charts: list[_Chart] = []
-    if {"html", "md", "charts"} & set(chosen):
-        charts = _build_charts(views)
-    if "charts" in chosen or "md" in chosen:
-        (folder / "charts").mkdir(exist_ok=True)
-        for chart in charts:
-            path = folder / "charts" / f"{chart.name}.png"
-            path.write_bytes(_render(chart, "png"))
+    tables = [f for f in chosen if f in ("xlsx", "json")]
+    pictures = [f for f in chosen if f not in tables]
+
+    def write_tables() -> list[Path]:
+        written = []
+        if "xlsx" in tables:
+            path = folder / "report.xlsx"
+            path.write_bytes(render_xlsx(views, frames, title, run, comparison))
             written.append(path)
-    if "html" in chosen:
-        path = folder / "report.html"
-        path.write_text(render_html(views, charts, frames, title, run, notes), encoding="utf-8")
-        written.append(path)
-    if "md" in chosen:
-        path = folder / "report.md"
-        path.write_text(render_markdown(views, charts, frames, title, run, notes), encoding="utf-8")
-        written.append(path)
-    if "xlsx" in chosen:
-        path = folder / "report.xlsx"
-        path.write_bytes(render_xlsx(views, frames, title, run, comparison))
-        written.append(path)
-    if "json" in chosen:
-        path = folder / "report.json"
-        write_json(report_document(views, frames, title, run, comparison), path)
-        written.append(path)
-    return written
+        if "json" in tables:
+            path = folder / "report.json"
+            write_json(report_document(views, frames, title, run, comparison), path)
+            written.append(path)
+        return written
+
+    def write_pictures() -> list[Path]:
+        written: list[Path] = []
+        charts = _build_charts(views) if pictures else []
+        if "charts" in pictures or "md" in pictures:
+            (folder / "charts").mkdir(exist_ok=True)
+            for chart in charts:
+                path = folder / "charts" / f"{chart.name}.png"
+                path.write_bytes(_render(chart, "png"))
+                written.append(path)
+        if "html" in pictures:
+            path = folder / "report.html"
+            path.write_text(render_html(views, charts, frames, title, run, notes), encoding="utf-8")
+            written.append(path)
+        if "md" in pictures:
+            path = folder / "report.md"
+            path.write_text(render_markdown(views, charts, frames, title, run, notes), encoding="utf-8")
+            written.append(path)
+        return written
+
+    if tables and pictures and hasattr(os, "fork"):
+        # Two independent halves of about equal cost (matplotlib against the workbook and JSON):
+        # the workbook and JSON are written by a forked copy of this process at the same time.
+        finish = _in_child(write_tables)
+        try:
+            written = write_pictures()
+        except BaseException:
+            finish(abandon=True)
+            raise
+        return written + finish()
+    return write_pictures() + write_tables()
+
+
+def _in_child(work) -> object:
+    """Start `work()` (files written, list of paths returned) in a forked child; return a function
+    that waits for it and returns the paths, or raises with the child's error (`abandon=True`: kills
+    it instead). The child never returns into the caller: it ends with os._exit, so no `finally` of
+    ours (such as removing the staging folder) runs in it."""
+    import signal
+    import sys
+    import warnings
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    reader, writer = os.pipe()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns when a process with threads forks (HiGHS may keep idle workers): the
+        # child only runs Python and zlib, never the solver, so no lock of theirs is in its way.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        os.close(reader)
+        code = 1
+        try:
+            paths = work()
+            message = json.dumps({"paths": [str(p) for p in paths]})
+            code = 0
+        except BaseException as err:  # noqa: BLE001 (all of it goes back to the parent)
+            message = json.dumps({"error": f"{type(err).__name__}: {err}"})
+        try:
+            with os.fdopen(writer, "w", encoding="utf-8") as pipe:
+                pipe.write(message)
+        finally:
+            os._exit(code)
+    os.close(writer)
+
+    def finish(abandon: bool = False) -> list[Path]:
+        with os.fdopen(reader, encoding="utf-8") as pipe:
+            try:
+                if abandon:
+                    os.kill(pid, signal.SIGKILL)
+                    return []
+                text = pipe.read()
+            except BaseException:
+                os.kill(pid, signal.SIGKILL)
+                raise
+            finally:
+                _, status = os.waitpid(pid, 0)
+        answer = json.loads(text) if text else {"error": f"report writer ended with status {status}"}
+        if "error" in answer:
+            raise RuntimeError(f"writing the reports failed: {answer['error']}")
+        return [Path(p) for p in answer["paths"]]
+
+    return finish
 
 
 def write_comparison_files(comparison, folder: Path) -> list[Path]:
