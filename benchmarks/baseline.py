@@ -66,7 +66,6 @@ def solve_baseline(states: pd.DataFrame, shares: pd.Series, cases: pd.DataFrame,
     """Build and solve the per-case model; returns timings, stages, status and gap."""
     t0 = time.perf_counter()
     codes = list(states.index)
-    position = {code: i for i, code in enumerate(codes)}
     n_states = len(codes)
     weights = case_weights(cases)
     size = cases["size"].to_numpy(dtype=np.int64)

@@ -96,6 +96,19 @@ def _print_frame(frame: pd.DataFrame, fmt: OutputFormat, title: str | None = Non
     stdout.print(table)
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        stdout.print(f"relocate {__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit.")] = False,
+) -> None:
+    """Share refugee relocation fairly among willing states: keys, quotas, family-level plans, reports."""
+
+
 @app.command()
 def formulas() -> None:
     """List the preset distribution keys with their sources and caveats."""
@@ -235,7 +248,7 @@ def solve(
         if scenario is None:
             raise InputError("--out DIR is required without a scenario file: the folder to write the plan into")
         out = Path("outputs") / scenario.stem
-    from .report import parse_formats, staged_output, write_plan_files, write_reports
+    from .report import parse_formats, write_plan_files, write_reports
 
     parse_formats(report)  # a typo fails now, not after the solve
     _check_out(out, force, _input_paths(scenario, settings, base_dir))
@@ -367,7 +380,7 @@ def compare_command(
 ) -> None:
     """Compare formula variants side by side: allocations, fairness metrics, weight sensitivity, reports."""
     from .compare import compare as run_comparison, variants_from_formulas
-    from .report import parse_formats, staged_output, write_comparison_files, write_reports
+    from .report import parse_formats, write_comparison_files, write_reports
 
     if sensitivity not in ("allocation", "targets", "none"):
         raise InputError(f"unknown --sensitivity '{sensitivity}'; choose allocation, targets or none")

@@ -350,6 +350,20 @@ def quota_types(total: int, n_states: int) -> CaseTypes:
 # Targets
 
 
+
+def hosted_persons(states: pd.DataFrame, settings: Settings) -> pd.Series | None:
+    """Persons each state already hosts when `count_hosted` asks for them, else None; an error when
+    it asks and the states file has no `hosted` column."""
+    if not settings.count_hosted:
+        return None
+    if "hosted" not in states.columns:
+        raise InputError(
+            "--count-hosted needs a 'hosted' column in the states file",
+            file=states.attrs.get("source"),
+            column="hosted",
+        )
+    return states["hosted"]
+
 def targets(shares: pd.Series, total_burden: float, hosted: pd.Series | None = None) -> pd.Series:
     """Fair shares of the burden. With `hosted`, shares apply to the total plus what is already
     hosted, and each state's target is that minus what it hosts, never below zero (stock vs flow)."""
@@ -636,8 +650,6 @@ class _BulkModel:
         ycols = self.y0 + np.arange(len(yl))
         # a class spread over several states: at most its units in all
         several = np.bincount(yl, minlength=len(types.link_count)) > 1
-        rank = np.cumsum(several) - 1
-        pick = several[yl]
         self._per_group(several, yl, ycols, np.ones(len(yl)), upper=types.link_count.astype(float))
         # honoured units of a type in a state are units of that type there
         yt = types.link_base[yl]
@@ -1071,13 +1083,7 @@ def solve(
     """
     t0 = time.perf_counter()
     total_burden = float((types.count * types.burden).sum())
-    hosted = states["hosted"] if settings.count_hosted and "hosted" in states.columns else None
-    if settings.count_hosted and hosted is None:
-        raise InputError(
-            "--count-hosted needs a 'hosted' column in the states file",
-            file=states.attrs.get("source"),
-            column="hosted",
-        )
+    hosted = hosted_persons(states, settings)
     target = targets(shares, total_burden, hosted)
     target_values = target.to_numpy(dtype=float)
     unit = burden_unit(types.burden)

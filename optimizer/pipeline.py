@@ -17,14 +17,13 @@ import pandas as pd
 from . import apportion as apportionment
 from .errors import InputError, show
 from .keys import Formula, KeyResult, compute_key, resolve_formula, weight_column_formula
-from .model import Plan, Settings, Stage, plan as solve_plan, targets as fair_targets
+from .model import Plan, Settings, Stage, hosted_persons, plan as solve_plan, targets as fair_targets
 from .schema import (
     ScenarioSettings,
     check_cases_against_states,
     load_cases,
     load_states,
     participants,
-    state_row,
 )
 
 DEFAULT_METHOD = "lp"
@@ -184,13 +183,7 @@ def run(settings: ScenarioSettings, base_dir: Path | None = None, name: str = "p
 
 def rule_plan(states: pd.DataFrame, shares: pd.Series, total: int, method: str, settings: Settings) -> Plan:
     """A quota plan by a closed-form apportionment method (Hamilton, a divisor method, quota)."""
-    hosted = states["hosted"] if settings.count_hosted and "hosted" in states.columns else None
-    if settings.count_hosted and hosted is None:
-        raise InputError(
-            "--count-hosted needs a 'hosted' column in the states file",
-            file=states.attrs.get("source"),
-            column="hosted",
-        )
+    hosted = hosted_persons(states, settings)
     target = fair_targets(shares, float(total), hosted)
     capacity = states["capacity"].to_numpy(dtype=float) if "capacity" in states.columns else None
     minimum = states["minimum"].to_numpy(dtype=float) if "minimum" in states.columns else None

@@ -325,7 +325,7 @@ def _explain(result: RunResult, table: pd.DataFrame, code: str, base: float) -> 
     for column in effects:
         label = column.split(":", 1)[1]
         label = "remainder of the caps" if label == "remainder" else label
-        capped = f" (capped)" if label in row["capped"].split("; ") else ""
+        capped = " (capped)" if label in row["capped"].split("; ") else ""
         parts.append(f"{label} {_num(row[column], 1, sign=True)}{capped}")
     text = (
         f"{code} {row['name']}: key share {100 * row['share']:.3f}% of {_num(base, 0)} = {_num(row['key_amount'])}"
@@ -1221,7 +1221,7 @@ class _Book:
 
 
 def render_xlsx(views: list[_View], frames, title: str, run: dict, comparison=None) -> bytes:
-    wide, per_variant, sensitivity = frames
+    wide, _, sensitivity = frames
     out = _Book(title, run)
     ws = out.book.add_worksheet("Summary")
     ws.write_string(0, 0, neutralise(title), out.heading)

@@ -477,7 +477,6 @@ def honour_given(types: CaseTypes, counts: np.ndarray, preferred: np.ndarray | N
 def warm_start(types: CaseTypes, capacity: np.ndarray, need_capacity: dict[str, np.ndarray], target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(units per base type and state, honoured link-class units per state) of a good plan."""
     packing = Packing(types, capacity, need_capacity, target)
-    n_states = len(target)
     restricted = (types.limit == 0).any(axis=1)
     needy = np.zeros(types.n_types, dtype=bool)
     for q in types.need_persons.values():

@@ -145,6 +145,20 @@ def test_python_dash_m_entry_point():
     assert done.returncode == 0 and "pact-2024" in done.stdout
 
 
+def test_entry_point_exit_codes_output_and_version():
+    """`python -m optimizer` (like the console script) leaves through os._exit: output must be
+    flushed and exit codes kept."""
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "optimizer", *map(str, args)], capture_output=True, text=True, cwd=ROOT)
+
+    done = run("--version")
+    assert done.returncode == 0 and done.stdout.strip().startswith("relocate ")
+    done = run("key", INPUTS / "eu_plus_2023.csv", "-f", "pact-2024", "--format", "csv")
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == 32 and done.stderr == ""
+    done = run("key", INPUTS / "eu_plus_2023.csv", "-f", "nope")
+    assert done.returncode == 2 and done.stderr.startswith("relocate: error: unknown formula 'nope'") and done.stdout == ""
+
+
 def test_usage_errors_are_one_line(capsys):
     for args in (["apportion", "--bogus"], ["apportion"], ["solve", "--links", "maybe", "--total", "3", "--out", "x"]):
         code, _, err = relocate(*args, capsys=capsys)
