@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -248,12 +247,12 @@ def solve(
         if scenario is None:
             raise InputError("--out DIR is required without a scenario file: the folder to write the plan into")
         out = Path("outputs") / scenario.stem
-    from .report import parse_formats, write_plan_files, write_reports
+    from .report import parse_formats, staged_output, write_plan_files, write_reports
 
     parse_formats(report)  # a typo fails now, not after the solve
     _check_out(out, force, _input_paths(scenario, settings, base_dir))
     result = run(settings, base_dir, name=(settings.title or (scenario.stem if scenario else "plan")))
-    with _staged(out, force) as folder:
+    with staged_output(out, force=force) as folder:
         write_plan_files(result, folder)
         write_reports([result], folder, formats=report)
     _summarise(result, out)
@@ -261,7 +260,7 @@ def solve(
 
 def _check_out(out: Path, force: bool, inputs: list[Path] = ()) -> None:
     """Refuse a non-empty output folder before solving, not after; never let --force replace the
-    folder we run in or one holding an input. Clears staging folders killed runs left beside it."""
+    folder we run in or one holding an input."""
     if out.exists() and not out.is_dir():
         raise InputError("output path exists and is not a folder", file=out)
     target, here = out.resolve(), Path.cwd().resolve()
@@ -277,7 +276,6 @@ def _check_out(out: Path, force: bool, inputs: list[Path] = ()) -> None:
         raise InputError(f"cannot create the output folder: {existing} is a file", file=out)
     if not os.access(existing, os.W_OK | os.X_OK):
         raise InputError(f"cannot create the output folder: no permission to write in {existing}", file=out)
-    _clear_stale_staging(out)
 
 
 def _input_paths(scenario: Path | None, settings: ScenarioSettings, base_dir: Path | None) -> list[Path]:
@@ -285,66 +283,6 @@ def _input_paths(scenario: Path | None, settings: ScenarioSettings, base_dir: Pa
 
     paths = [scenario, resolve_path(settings.states, base_dir), resolve_path(settings.cases, base_dir)]
     return [p for p in paths if p is not None]
-
-
-# Staging folders: report.staged_output writes into '.NAME.partial-XXXX' beside the output folder and
-# renames it into place at the end. A run killed with SIGKILL cannot remove its staging folder, so
-# each run holds an exclusive flock on its own, and the next run for the same output removes those
-# nobody holds (POSIX; elsewhere stale folders stay, hidden, and harmless).
-
-
-def _lock(folder: Path) -> int | None:
-    try:
-        import fcntl
-    except ImportError:
-        return None
-    handle = os.open(folder, os.O_RDONLY)
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    return handle
-
-
-def _clear_stale_staging(out: Path) -> None:
-    try:
-        import fcntl
-    except ImportError:
-        return
-    import shutil
-
-    parent, prefix = out.absolute().parent, f".{out.name}.partial-"
-    if not parent.is_dir():
-        return
-    for folder in parent.iterdir():
-        if not folder.name.startswith(prefix) or folder.is_symlink() or not folder.is_dir():
-            continue
-        try:
-            handle = os.open(folder, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            continue  # a live run is writing it
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
-        finally:
-            os.close(handle)
-
-
-@contextmanager
-def _staged(out: Path, force: bool):
-    """report.staged_output, holding the lock that tells a live staging folder from a stale one."""
-    from .report import staged_output
-
-    held: list[int] = []
-    try:
-        with staged_output(out, force=force) as folder:
-            handle = _lock(folder)
-            if handle is not None:
-                held.append(handle)
-            yield folder
-    finally:
-        for handle in held:
-            os.close(handle)
 
 
 def _summarise(result, out: Path) -> None:
@@ -380,7 +318,7 @@ def compare_command(
 ) -> None:
     """Compare formula variants side by side: allocations, fairness metrics, weight sensitivity, reports."""
     from .compare import compare as run_comparison, variants_from_formulas
-    from .report import parse_formats, write_comparison_files, write_reports
+    from .report import parse_formats, staged_output, write_comparison_files, write_reports
 
     if sensitivity not in ("allocation", "targets", "none"):
         raise InputError(f"unknown --sensitivity '{sensitivity}'; choose allocation, targets or none")
@@ -420,7 +358,7 @@ def compare_command(
     else:
         comparison = run_comparison(base, variants, base_dir, sensitivity=sensitivity)
 
-    with _staged(out, force) as folder:
+    with staged_output(out, force=force) as folder:
         write_comparison_files(comparison, folder)
         write_reports(comparison.results, folder, report, comparison, title=base.title)
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Literal
 
 import numpy as np
@@ -350,7 +350,6 @@ def quota_types(total: int, n_states: int) -> CaseTypes:
 # Targets
 
 
-
 def hosted_persons(states: pd.DataFrame, settings: Settings) -> pd.Series | None:
     """Persons each state already hosts when `count_hosted` asks for them, else None; an error when
     it asks and the states file has no `hosted` column."""
@@ -363,6 +362,7 @@ def hosted_persons(states: pd.DataFrame, settings: Settings) -> pd.Series | None
             column="hosted",
         )
     return states["hosted"]
+
 
 def targets(shares: pd.Series, total_burden: float, hosted: pd.Series | None = None) -> pd.Series:
     """Fair shares of the burden. With `hosted`, shares apply to the total plus what is already
@@ -386,13 +386,12 @@ def targets(shares: pd.Series, total_burden: float, hosted: pd.Series | None = N
 HIGHS_OPTIONS: dict[str, object] = {}
 
 
+@cache
 def silence_highs_banner() -> None:
     """HiGHS >= 1.16 prints a copyright banner on stdout when a process makes its first `Highs`
     object, before any option can turn output off; stdout carries our tables and CSV, so that
-    first object is made with file descriptor 1 pointed at /dev/null. Later objects print nothing."""
-    global _HIGHS_BANNER_SHOWN
-    if _HIGHS_BANNER_SHOWN:
-        return
+    first object is made with file descriptor 1 pointed at /dev/null. Later objects print nothing
+    (hence `cache`: once per process)."""
     import os
     import sys
 
@@ -407,10 +406,6 @@ def silence_highs_banner() -> None:
     finally:
         os.dup2(saved, 1)
         os.close(saved)
-    _HIGHS_BANNER_SHOWN = True
-
-
-_HIGHS_BANNER_SHOWN = False
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,9 @@ def staged_output(out_dir: str | Path, force: bool = False) -> Iterator[Path]:
     if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
         raise InputError("output folder is not empty; use --force to replace it", file=out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _clear_stale_staging(out_dir)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    lock = _hold(staging)
     try:
         yield staging
         if out_dir.exists():
@@ -93,6 +95,47 @@ def staged_output(out_dir: str | Path, force: bool = False) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+# A run killed with SIGKILL cannot remove its staging folder. Each run holds an exclusive flock on
+# its own, so the next run for the same output removes those nobody holds (POSIX; elsewhere stale
+# folders stay, hidden and harmless).
+
+
+def _hold(folder: Path) -> int | None:
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    handle = os.open(folder, os.O_RDONLY)
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
+def _clear_stale_staging(out_dir: Path) -> None:
+    try:
+        import fcntl
+    except ImportError:
+        return
+    parent, prefix = out_dir.absolute().parent, f".{out_dir.name}.partial-"
+    for folder in parent.iterdir():
+        if not folder.name.startswith(prefix) or folder.is_symlink() or not folder.is_dir():
+            continue
+        try:
+            handle = os.open(folder, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a live run is writing it
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            os.close(handle)
 
 
 # ---------------------------------------------------------------------------------------------
