@@ -323,7 +323,7 @@ def _read_only(array: np.ndarray) -> np.ndarray:
 
 def _bounded_quota_function(problem: _Problem) -> Callable[[int], np.ndarray]:
     """Fair quotas for any house size h, respecting each state's bounds: clamp(s_i * level(h),
-    min_i, cap_i), with the common water level of `_water_level`."""
+    min_i, cap_i), with the common water level of `water_level`."""
     level_at = _water_level(problem)
     lower, upper = problem.lower.astype(float), problem.upper
     if problem.unbounded:
@@ -332,16 +332,26 @@ def _bounded_quota_function(problem: _Problem) -> Callable[[int], np.ndarray]:
 
 
 def _water_level(problem: _Problem) -> Callable[[int], float]:
-    """The level L(h) such that the quotas clamp(s_i * L, min_i, cap_i) sum to the house size h.
+    if problem.unbounded:
+        return float
+    return water_level(problem.shares, problem.lower.astype(float), problem.upper)
+
+
+def bounded_quotas(shares: np.ndarray, lower: np.ndarray, upper: np.ndarray, house: float) -> np.ndarray:
+    """Fair quotas of `house` within bounds: clamp(s_i * L, lower_i, upper_i) at the level L where
+    they sum to `house` (as near as the bounds allow). The states a bound holds are frozen and the
+    rest share out what they cannot take, in proportion to their shares."""
+    shares, lower, upper = (np.asarray(a, dtype=float) for a in (shares, lower, upper))
+    return np.clip(shares * water_level(shares, lower, upper)(house), lower, upper)
+
+
+def water_level(shares: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> Callable[[float], float]:
+    """The level L(h) such that the quotas clamp(s_i * L, lower_i, upper_i) sum to the house size h.
 
     Clamping at that level is the fixed point of "freeze the states over capacity (or under their
     minimum), spread the rest again by renormalised shares, repeat", computed in one pass from the
     breakpoints of the piecewise-linear sum, so the answer does not depend on the freezing order.
-    Without bounds L(h) = h.
     """
-    if problem.unbounded:
-        return float
-    shares, lower, upper = problem.shares, problem.lower.astype(float), problem.upper
     weighted = shares > 0
     knots = np.concatenate(
         ([0.0], lower[weighted] / shares[weighted], upper[weighted] / shares[weighted])
@@ -350,7 +360,7 @@ def _water_level(problem: _Problem) -> Callable[[int], float]:
     filled = np.clip(shares[:, None] * knots[None, :], lower[:, None], upper[:, None]).sum(axis=0)
     open_share = float(shares[weighted & np.isinf(upper)].sum())
 
-    def level(house: int) -> float:
+    def level(house: float) -> float:
         if house >= filled[-1]:
             extra = (house - filled[-1]) / open_share if open_share > 0 else 0.0
             return float(knots[-1] + extra)

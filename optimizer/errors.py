@@ -94,3 +94,7 @@ class InfeasibleError(RelocationError):
     """The problem is well formed but has no solution; the message says why in words."""
 
     exit_code = 3
+
+
+class SolverError(RelocationError):
+    """The solver gave an answer that cannot be trusted (exit code 1): no plan is written."""

@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 import pulp
 
-from .errors import InfeasibleError, InputError
+from .apportion import bounded_quotas
+from .errors import InfeasibleError, InputError, SolverError
 from .schema import CAPACITY_PREFIX, case_weights
 from .warmstart import honour_given, warm_start
 
@@ -442,6 +443,21 @@ class _Data:
     def scales(self) -> np.ndarray:
         return np.where(self.target > 0, self.target, 1.0)
 
+    def bounded_targets(self, placed_burden: float) -> np.ndarray:
+        """The fair shares within capacities: a state whose capacity (or minimum) holds it is
+        frozen there, and the rest share out `placed_burden` in proportion to their targets (the
+        reference the `lp` quota method breaks its ties by, too). Capacities and minimums count
+        persons; they become burden units at the case list's average burden per person."""
+        types = self.types
+        persons = float((types.count * types.persons).sum())
+        per_person = float((types.count * types.burden).sum()) / persons if persons > 0 else 1.0
+        total = float(self.target.sum())
+        if total <= 0:
+            return self.target.copy()
+        upper = np.where(np.isnan(self.capacity), np.inf, self.capacity * per_person)
+        lower = np.where(np.isnan(self.minimum), 0.0, self.minimum * per_person)
+        return bounded_quotas(self.target / total, lower, upper, placed_burden)
+
 
 class _Infeasible(Exception):
     pass
@@ -706,7 +722,7 @@ class _BulkModel:
             if stage is not None:
                 return stage
         start = time.perf_counter()
-        h.run()
+        _run_checked(h, name)
         seconds = time.perf_counter() - start
         model_status = h.getModelStatus()
         info = h.getInfo()
@@ -842,6 +858,31 @@ def _solve_bulk(data: _Data, settings: Settings, start_x: np.ndarray, start_y: n
 # -- PuLP: the reference formulation ----------------------------------------------------------
 
 
+def _run_checked(h, name: str) -> None:
+    """Run HiGHS and check that an optimum it reports is the value of the solution it returns.
+    HiGHS 1.16.0, given a start solution, could report an optimum below the true one and return
+    the start unchanged: when the two disagree, solve again without presolve; when they still
+    disagree, refuse the answer rather than call a plan optimal."""
+    import highspy
+
+    h.run()
+    if h.getModelStatus() == highspy.HighsModelStatus.kOptimal and not _self_consistent(h):
+        h.setOptionValue("presolve", "off")
+        try:
+            h.run()
+        finally:
+            h.setOptionValue("presolve", "choose")
+        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal and not _self_consistent(h):
+            raise SolverError(f"the solver contradicted itself in stage '{name}' (its optimum is not the value of its solution); try --solver cbc")
+
+
+def _self_consistent(h) -> bool:
+    reported = float(h.getInfo().objective_function_value)
+    costs = np.asarray(h.getLp().col_cost_)
+    achieved = float(costs @ np.asarray(h.getSolution().col_value)) + float(h.getLp().offset_)
+    return abs(achieved - reported) <= 1e-6 * max(1.0, abs(reported))
+
+
 class _HiGHSWarm(pulp.HiGHS):
     """PuLP's HiGHS bridge, handing the variables' current values to HiGHS as a starting solution.
 
@@ -859,7 +900,7 @@ class _HiGHSWarm(pulp.HiGHS):
             lp.solverModel.setSolution(solution)
         for option, value in HIGHS_OPTIONS.items():
             lp.solverModel.setOptionValue(option, value)
-        lp.solverModel.run()
+        _run_checked(lp.solverModel, lp.name)
 
 
 def _solver(settings: Settings, time_left: float | None) -> pulp.LpSolver:
@@ -1038,6 +1079,11 @@ def _solve_pulp(data: _Data, settings: Settings, start_x: np.ndarray, start_y: n
     return counts, honoured, stages
 
 
+def _burden(types: CaseTypes, counts: np.ndarray) -> np.ndarray:
+    """Burden units per state of a plan (types x states counts)."""
+    return (counts * types.burden[:, None]).sum(axis=0).astype(float)
+
+
 def _values(rows: list[dict[int, pulp.LpVariable]], n_rows: int, n_states: int) -> np.ndarray:
     out = np.zeros((n_rows, n_states), dtype=np.int64)
     for r, row in enumerate(rows):
@@ -1104,10 +1150,99 @@ def solve(
         counts, honoured, stages = _solve_bulk(data, settings, start_x, start_y, remaining, states)
     else:
         counts, honoured, stages = _solve_pulp(data, settings, start_x, start_y, remaining, states)
+    counts = share_overflow(data, counts, honoured, keep_worst=settings.objective == "minimax")
     solve_seconds = sum(st.seconds for st in stages)
     build_seconds = (t1 - t0) + (time.perf_counter() - t2) - solve_seconds
     times = {"warm_start": t2 - t1, "build": build_seconds, "solve": solve_seconds}
     return counts, honoured, tuple(stages), target, times
+
+
+def share_overflow(data: _Data, counts: np.ndarray, honoured: np.ndarray, keep_worst: bool = False) -> np.ndarray:
+    """Among plans exactly as good as `counts` in every objective, one closer to the fair shares
+    within capacities (`_Data.bounded_targets`).
+
+    When capacities bind, what full states cannot take must go to states already at or over their
+    target, and the total deviation is the same wherever it goes: the solver returns any of these
+    equally good plans, which can load a small state several times over its share. Moving units
+    between two states that both stay at or over their targets changes no objective: persons
+    placed and total deviation stay, honoured units (`honoured`, link classes x states) stay
+    where they are, each type stays within its per-state limits and the pooled-exclusion rows
+    (see CaseTypes and _hall_rows), and with `keep_worst` no state passes the largest relative
+    deviation the minimax stage fixed. So the solver's proof of every stage still holds.
+    The moves are greedy: from the state furthest over its bounded target to the one furthest
+    under it, as many units at a time as keep improving."""
+    types = data.types
+    burden = _burden(types, counts)
+    reference = data.bounded_targets(float(burden.sum()))
+    target = data.target
+    tol = 1e-9 * max(1.0, float(np.abs(target).sum()))
+    pinned = np.zeros(counts.shape)  # honoured units per type and state: they stay
+    np.add.at(pinned, types.link_base, honoured)
+    # Room per type and state: its limit, less (on the pooled rows, see _hall_rows) the honoured
+    # units of the type pinned elsewhere that may also go there.
+    room = types.limit.astype(float).copy()
+    for t, b in zip(*np.nonzero(_hall_rows(types))):
+        for l in np.flatnonzero((types.link_base == t) & (types.link_excluded != b)):
+            room[t, b] -= honoured[l].sum() - honoured[l, b]
+    movable = types.count > 0
+    if not movable.any() or np.allclose(reference, target, rtol=0.0, atol=tol):
+        return counts
+    counts = counts.copy()
+    persons = (counts * types.persons[:, None]).sum(axis=0).astype(float)
+    needs = {n: (counts * q[:, None]).sum(axis=0).astype(float) for n, q in types.need_persons.items()}
+    capacity = np.where(np.isnan(data.capacity), np.inf, data.capacity)
+    minimum = np.nan_to_num(data.minimum, nan=0.0)
+    need_capacity = {n: np.where(np.isnan(c), np.inf, c) for n, c in data.need_capacity.items()}
+    scale = data.scales()
+    worst = float((np.abs(burden - target) / scale).max()) if keep_worst else np.inf
+    candidates = np.flatnonzero(movable)
+    for _ in range(100 * len(target) * len(candidates)):
+        best = None
+        over = burden >= target - tol  # only states at or over their target give or take
+        for t in candidates:
+            w, p = float(types.burden[t]), float(types.persons[t])
+            give = (counts[t] > pinned[t]) & over & (burden - w >= target - tol) & (persons - p >= minimum - tol)
+            take = over & (counts[t] + 1 <= room[t]) & (persons + p <= capacity + tol)
+            take &= (burden + w - target) / scale <= worst + tol
+            for n, q in types.need_persons.items():
+                if q[t] > 0:
+                    take &= needs[n] + q[t] <= need_capacity[n] + tol
+            if not give.any() or not take.any():
+                continue
+            a = np.flatnonzero(give)[np.argmax((burden - reference)[give])]
+            b = np.flatnonzero(take)[np.argmin((burden - reference)[take])]
+            gain = (abs(burden[a] - w - reference[a]) - abs(burden[a] - reference[a])) + (abs(burden[b] + w - reference[b]) - abs(burden[b] - reference[b]))
+            if a != b and gain < -tol and (best is None or gain < best[0]):
+                best = (gain, t, a, b)
+        if best is None:
+            break
+        _, t, a, b = best
+        w, p = float(types.burden[t]), float(types.persons[t])
+        # As many units as keep every bound and still close the gap between a and b.
+        k = min(
+            int(counts[t, a] - pinned[t, a]),
+            int(room[t, b] - counts[t, b]),
+            int(np.floor((burden[a] - target[a] + tol) / w)),
+            int(np.floor((persons[a] - minimum[a] + tol) / p)) if p > 0 else int(counts[t, a]),
+            int(np.floor((capacity[b] - persons[b] + tol) / p)) if p > 0 and np.isfinite(capacity[b]) else int(counts[t, a]),
+            max(1, int(np.floor(((burden[a] - reference[a]) - (burden[b] - reference[b])) / (2 * w)))),
+        )
+        if keep_worst:
+            k = min(k, int(np.floor(((worst + tol) * scale[b] - (burden[b] - target[b])) / w)))
+        for n, q in types.need_persons.items():
+            if q[t] > 0:
+                k = min(k, int(np.floor((need_capacity[n][b] - needs[n][b] + tol) / q[t])))
+        k = max(k, 1)
+        counts[t, a] -= k
+        counts[t, b] += k
+        burden[a] -= k * w
+        burden[b] += k * w
+        persons[a] -= k * p
+        persons[b] += k * p
+        for n, q in types.need_persons.items():
+            needs[n][a] -= k * q[t]
+            needs[n][b] += k * q[t]
+    return counts
 
 
 def burden_unit(burden: np.ndarray) -> float | None:
