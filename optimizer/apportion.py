@@ -645,7 +645,8 @@ def _solve_lp(
     weights = np.asarray(targets, dtype=float)
     shares = pd.Series(weights / weights.sum() if weights.sum() > 0 else np.full(size, 1 / size), index=states.index)
     settings = Settings(solver=solver, time_limit=time_limit, gap=_MIP_GAP)
-    counts, _, stages, _, _ = solve(states, shares, quota_types(int(total), size), settings)
+    # share=False: _canonical_optimum breaks the ties (towards the bounded quotas, then by label).
+    counts, _, stages, _, _ = solve(states, shares, quota_types(int(total), size), settings, share=False)
     allocation = counts[0].astype(np.int64)
     status = "optimal" if all(stage.status == "optimal" for stage in stages) else "feasible"
     gaps = [stage.gap for stage in stages]

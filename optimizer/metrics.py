@@ -296,23 +296,25 @@ def state_metrics(plan: Plan, states: pd.DataFrame | None = None) -> pd.DataFram
     target = table["target"].to_numpy(dtype=float)
     persons = table["allocated"].to_numpy(dtype=float)
     capacity = table["capacity"].to_numpy(dtype=float) if "capacity" in table.columns else np.full(len(index), np.nan)
-    out = pd.DataFrame(index=index)
-    out["name"] = table["name"].to_numpy()
-    out["share"] = table["share"].to_numpy(dtype=float)
-    out["target"] = target
-    out["allocated"] = table["allocated"].to_numpy()
-    out["burden"] = burden
-    out["deviation"] = burden - target
-    out["deviation_pct"] = _per(burden - target, target, 100.0)
-    out["ratio"] = ratios(burden, target)
-    out["per_1000"] = _per(persons, _column(states, "population", index), 1000.0)
-    out["per_bn_gdp"] = _per(persons, _column(states, "gdp_meur", index) / 1000.0)
-    out["capacity"] = capacity
-    out["capacity_use"] = _per(persons, capacity)
-    out["at_capacity"] = table["at_capacity"].to_numpy(dtype=bool) if "at_capacity" in table.columns else False
-    out["cases"] = table["cases"].to_numpy() if "cases" in table.columns else persons.astype(np.int64)
-    out["links_honoured"] = table["links_honoured"].to_numpy() if "links_honoured" in table.columns else 0
-    return out
+    # One frame from whole columns: inserting them one by one costs more than the arithmetic.
+    columns = {
+        "name": table["name"].to_numpy(),
+        "share": table["share"].to_numpy(dtype=float),
+        "target": target,
+        "allocated": table["allocated"].to_numpy(),
+        "burden": burden,
+        "deviation": burden - target,
+        "deviation_pct": _per(burden - target, target, 100.0),
+        "ratio": ratios(burden, target),
+        "per_1000": _per(persons, _column(states, "population", index), 1000.0),
+        "per_bn_gdp": _per(persons, _column(states, "gdp_meur", index) / 1000.0),
+        "capacity": capacity,
+        "capacity_use": _per(persons, capacity),
+        "at_capacity": table["at_capacity"].to_numpy(dtype=bool) if "at_capacity" in table.columns else np.zeros(len(index), dtype=bool),
+        "cases": table["cases"].to_numpy() if "cases" in table.columns else persons.astype(np.int64),
+        "links_honoured": table["links_honoured"].to_numpy() if "links_honoured" in table.columns else np.zeros(len(index), dtype=np.int64),
+    }
+    return pd.DataFrame(columns, index=index)
 
 
 def overall_metrics(per_state: pd.DataFrame, counts: dict | None = None) -> FairnessMetrics:

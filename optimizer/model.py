@@ -1114,13 +1114,16 @@ def solve(
     settings: Settings,
     *,
     reference: bool = False,
+    share: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, tuple[Stage, ...], pd.Series, dict[str, float]]:
     """Solve the placement of `types` among the participants `states`.
 
     Returns the units of each base type placed in each participant (types x states), the units of
     each link class placed in each participant and honoured there (links x states), the stages,
     the targets and timings. With `reference`, HiGHS solves the PuLP formulation (slower; for
-    tests and checks) instead of the same matrix loaded in bulk.
+    tests and checks) instead of the same matrix loaded in bulk. With `share` (the default), the
+    solver's plan is moved towards the fair shares within capacities (`share_overflow`); the `lp`
+    quota method breaks its ties its own way and turns that off.
     """
     t0 = time.perf_counter()
     total_burden = float((types.count * types.burden).sum())
@@ -1150,7 +1153,8 @@ def solve(
         counts, honoured, stages = _solve_bulk(data, settings, start_x, start_y, remaining, states)
     else:
         counts, honoured, stages = _solve_pulp(data, settings, start_x, start_y, remaining, states)
-    counts = share_overflow(data, counts, honoured, keep_worst=settings.objective == "minimax")
+    if share:
+        counts = share_overflow(data, counts, honoured, keep_worst=settings.objective == "minimax")
     solve_seconds = sum(st.seconds for st in stages)
     build_seconds = (t1 - t0) + (time.perf_counter() - t2) - solve_seconds
     times = {"warm_start": t2 - t1, "build": build_seconds, "solve": solve_seconds}
