@@ -261,16 +261,15 @@ def solve(
 def _check_out(out: Path, force: bool, inputs: list[Path] = ()) -> None:
     """Refuse a non-empty output folder before solving, not after; never let --force replace the
     folder we run in or one holding an input."""
-    if out.exists() and not out.is_dir():
-        raise InputError("output path exists and is not a folder", file=out)
+    from .report import check_output_folder
+
     target, here = out.resolve(), Path.cwd().resolve()
     if target == here or target in here.parents:
         raise InputError("the output folder would replace the current folder (or one containing it); choose another --out", file=out)
     for path in inputs:
         if target in path.resolve().parents:
             raise InputError(f"the output folder holds an input file ({path}); choose another --out", file=out)
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise InputError("output folder is not empty; use --force to replace it", file=out)
+    check_output_folder(out, force)
     existing = next(p for p in target.parents if p.exists())
     if not existing.is_dir():
         raise InputError(f"cannot create the output folder: {existing} is a file", file=out)

@@ -878,8 +878,8 @@ def _run_checked(h, name: str) -> None:
 
 def _self_consistent(h) -> bool:
     reported = float(h.getInfo().objective_function_value)
-    costs = np.asarray(h.getLp().col_cost_)
-    achieved = float(costs @ np.asarray(h.getSolution().col_value)) + float(h.getLp().offset_)
+    lp = h.getLp()  # a copy of the model: take it once
+    achieved = float(np.asarray(lp.col_cost_) @ np.asarray(h.getSolution().col_value)) + float(lp.offset_)
     return abs(achieved - reported) <= 1e-6 * max(1.0, abs(reported))
 
 
@@ -1018,7 +1018,7 @@ def _solve_pulp(data: _Data, settings: Settings, start_x: np.ndarray, start_y: n
     total_deviation = pulp.lpSum(deviation)
     placed = pulp.LpAffineExpression(placed_terms)
     total_persons = data.total_persons
-    _set_start(x, start_x, y, start_y, deviation, data.deviations((start_x * types.burden[:, None]).sum(axis=0)))
+    _set_start(x, start_x, y, start_y, deviation, data.deviations(_burden(types, start_x)))
 
     stages: list[Stage] = []
     prob += placed >= total_persons, "everyone_placed"
@@ -1180,6 +1180,9 @@ def share_overflow(data: _Data, counts: np.ndarray, honoured: np.ndarray, keep_w
     reference = data.bounded_targets(float(burden.sum()))
     target = data.target
     tol = 1e-9 * max(1.0, float(np.abs(target).sum()))
+    candidates = np.flatnonzero(types.count > 0)
+    if not len(candidates) or np.allclose(reference, target, rtol=0.0, atol=tol):
+        return counts
     pinned = np.zeros(counts.shape)  # honoured units per type and state: they stay
     np.add.at(pinned, types.link_base, honoured)
     # Room per type and state: its limit, less (on the pooled rows, see _hall_rows) the honoured
@@ -1188,9 +1191,6 @@ def share_overflow(data: _Data, counts: np.ndarray, honoured: np.ndarray, keep_w
     for t, b in zip(*np.nonzero(_hall_rows(types))):
         for l in np.flatnonzero((types.link_base == t) & (types.link_excluded != b)):
             room[t, b] -= honoured[l].sum() - honoured[l, b]
-    movable = types.count > 0
-    if not movable.any() or np.allclose(reference, target, rtol=0.0, atol=tol):
-        return counts
     counts = counts.copy()
     persons = (counts * types.persons[:, None]).sum(axis=0).astype(float)
     needs = {n: (counts * q[:, None]).sum(axis=0).astype(float) for n, q in types.need_persons.items()}
@@ -1199,7 +1199,6 @@ def share_overflow(data: _Data, counts: np.ndarray, honoured: np.ndarray, keep_w
     need_capacity = {n: np.where(np.isnan(c), np.inf, c) for n, c in data.need_capacity.items()}
     scale = data.scales()
     worst = float((np.abs(burden - target) / scale).max()) if keep_worst else np.inf
-    candidates = np.flatnonzero(movable)
     for _ in range(100 * len(target) * len(candidates)):
         best = None
         over = burden >= target - tol  # only states at or over their target give or take

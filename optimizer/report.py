@@ -71,14 +71,19 @@ def write_json(data: dict, path: Path) -> None:
     path.write_text(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-@contextmanager
-def staged_output(out_dir: str | Path, force: bool = False) -> Iterator[Path]:
-    """Yield a staging folder; on success it replaces `out_dir`, on any failure it is removed."""
-    out_dir = Path(out_dir)
+def check_output_folder(out_dir: Path, force: bool) -> None:
+    """An output folder may be written when it does not exist, is empty, or `force` is given."""
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError("output path exists and is not a folder", file=out_dir)
     if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
         raise InputError("output folder is not empty; use --force to replace it", file=out_dir)
+
+
+@contextmanager
+def staged_output(out_dir: str | Path, force: bool = False) -> Iterator[Path]:
+    """Yield a staging folder; on success it replaces `out_dir`, on any failure it is removed."""
+    out_dir = Path(out_dir)
+    check_output_folder(out_dir, force)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     _clear_stale_staging(out_dir)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
