@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InfeasibleError, InputError
+from .settings import Solver, choice
 
 METHODS: tuple[str, ...] = (
     "lp",
@@ -116,7 +117,7 @@ def apportion(
     unusable arguments and `InfeasibleError` when the bounds cannot hold `total`.
     """
     method = canonical_method(method)
-    solver = _validate_solver(solver)
+    solver = choice(Solver, solver, "solver")
     time_limit = _validate_time_limit(time_limit)
     problem = _build_problem(weights, total, capacity, minimum, labels)
     _check_feasible(problem)
@@ -270,13 +271,6 @@ def _check_whole_persons(values: np.ndarray, name: str, labels, *, allow_inf: bo
             continue
         if not math.isfinite(value) or value < 0 or value != math.floor(value):
             raise InputError(f"{name} of {label} is {value:g}; it must be a whole number >= 0")
-
-
-def _validate_solver(solver: str) -> str:
-    key = str(solver).strip().lower()
-    if key not in SOLVERS:
-        raise InputError(f"unknown solver '{solver}'; choose one of {', '.join(SOLVERS)}")
-    return key
 
 
 def _validate_time_limit(time_limit) -> float | None:

@@ -23,7 +23,9 @@ from . import __version__
 from .errors import InputError, RelocationError
 from .keys import PRESETS
 from .pipeline import key_for, merge, run
-from .schema import ScenarioSettings, load_scenario, split_codes
+from .io.scenario import load_scenario
+from .participants import split_codes
+from .settings import ScenarioSettings, Sensitivity, Solver, choice
 
 app = typer.Typer(
     name="relocate",
@@ -163,8 +165,7 @@ def apportion_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Whole-person quotas: each state's fair share of a total, rounded by a method, within capacities."""
-    if solver not in ("highs", "cbc"):
-        raise InputError(f"unknown solver '{solver}'; choose highs or cbc")
+    solver = choice(Solver, solver, "solver")
     settings = _settings(
         states=str(states),
         total=total,
@@ -319,8 +320,7 @@ def compare_command(
     from .compare import compare as run_comparison, variants_from_formulas
     from .report import parse_formats, staged_output, write_comparison_files, write_reports
 
-    if sensitivity not in ("allocation", "targets", "none"):
-        raise InputError(f"unknown --sensitivity '{sensitivity}'; choose allocation, targets or none")
+    sensitivity = choice(Sensitivity, sensitivity, "--sensitivity")
     parse_formats(report)  # a typo fails now, not after the runs
     cli = _settings(
         states=str(states) if states else None,

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,9 +30,10 @@ from .keys import EQUAL, Formula, compute_key
 from .model import targets as fair_targets
 from .metrics import FairnessMetrics, PlanMetrics, result_metrics, total_burden
 from .pipeline import RunResult, choose_formula, merge, resolve_path, run
-from .schema import ScenarioSettings, Variant, load_cases, load_states
+from .io.cases import load_cases
+from .io.states import load_states
+from .settings import ScenarioSettings, Sensitivity, Variant, choice
 
-SensitivityMode = Literal["allocation", "targets", "none"]
 # progress(done, total, what is running now)
 Progress = Callable[[int, int, str], None]
 DEFAULT_FACTORS = (1.1, 0.9)
@@ -129,7 +130,7 @@ def compare(
     variants: Sequence[Variant],
     base_dir: Path | None = None,
     *,
-    sensitivity: SensitivityMode = "allocation",
+    sensitivity: Sensitivity | str = Sensitivity.ALLOCATION,
     factors: Sequence[float] = DEFAULT_FACTORS,
     progress: Progress | None = None,
 ) -> Comparison:
@@ -137,6 +138,7 @@ def compare(
 
     `sensitivity`: "allocation" re-solves each moved key (the allocation moves); "targets" only
     recomputes the key (fair-share targets, no solve: fast for large case plans); "none" skips it."""
+    sensitivity = choice(Sensitivity, sensitivity, "sensitivity")
     _check_names(variants)
     inputs = _Inputs(base_dir)
     settings = [merge(base, v) for v in variants]

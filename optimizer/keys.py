@@ -20,7 +20,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InputError
-from .schema import _read_text, state_row, validation_problem
+from .io.states import state_row
+from .io.text import read_text
+from .settings import validation_problem
 
 # A pseudo column: every participant counts one (the "equal" key).
 EQUAL = "@equal"
@@ -202,7 +204,7 @@ def load_formula(path: str | Path) -> Formula:
     if not path.exists():
         raise InputError("formula file not found", file=path)
     try:
-        data = tomllib.loads(_read_text(path, "a formula .toml file"))
+        data = tomllib.loads(read_text(path, "a formula .toml file"))
     except tomllib.TOMLDecodeError as err:
         raise InputError(f"not valid TOML: {err}", file=path) from None
     data.setdefault("name", path.stem)

@@ -18,13 +18,10 @@ from . import apportion as apportionment
 from .errors import InputError, show
 from .keys import Formula, KeyResult, compute_key, resolve_formula, weight_column_formula
 from .model import Plan, Settings, Stage, hosted_persons, plan as solve_plan, targets as fair_targets
-from .schema import (
-    ScenarioSettings,
-    check_cases_against_states,
-    load_cases,
-    load_states,
-    participants,
-)
+from .io.cases import check_cases_against_states, load_cases
+from .io.states import load_states
+from .participants import participants
+from .settings import ScenarioSettings, model_settings
 
 DEFAULT_METHOD = "lp"
 
@@ -103,20 +100,6 @@ def choose_formula(settings: ScenarioSettings, base_dir: Path | None) -> Formula
     if not settings.formula:
         raise InputError("no formula given: use --formula NAME|FILE.toml or --weight-column COLUMN")
     return resolve_formula(settings.formula, base_dir)
-
-
-def model_settings(settings: ScenarioSettings) -> Settings:
-    defaults = Settings()
-    return Settings(
-        links=settings.links or defaults.links,
-        objective=settings.objective or defaults.objective,
-        solver=settings.solver or defaults.solver,
-        time_limit=settings.time_limit,
-        gap=settings.gap if settings.gap is not None else defaults.gap,
-        require_all=bool(settings.require_all),
-        count_hosted=bool(settings.count_hosted),
-        need_weights=settings.need_weights,
-    )
 
 
 def key_for(settings: ScenarioSettings, base_dir: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, KeyResult]:

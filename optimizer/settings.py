@@ -4,17 +4,21 @@ The choices (solver, links mode, objective, sensitivity mode) are string enums: 
 to their plain strings, print as them and serialise as them, so a scenario file, a command-line
 option and the Python API all say `"soft"` or `Links.SOFT` alike. Each choice is checked here and
 nowhere else; the other modules take the validated value.
+
+Two models hold the settings: `ScenarioSettings` is what a scenario file, a variant or the command
+line gives (None = not given, so layers can be merged); `Settings` is what the placement model
+solves with, every value set. `model_settings` turns the first into the second.
 """
 
 from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from .errors import InputError
+from .errors import InputError, show
 
 # Bounds that keep numbers meaningful (a billion persons, a weight of a million).
 MAX_PERSONS = 10**9
@@ -43,17 +47,41 @@ class Sensitivity(StrEnum):
     NONE = "none"
 
 
+def _member(enum: type[StrEnum], value: object) -> StrEnum | None:
+    """The member of `enum` that `value` names, case and surrounding spaces ignored; None if none."""
+    if isinstance(value, enum):
+        return value
+    try:
+        return enum(str(value).strip().lower())
+    except ValueError:
+        return None
+
+
 def choice(enum: type[StrEnum], value: object, option: str) -> StrEnum:
     """`value` as a member of `enum` (case and surrounding spaces ignored), or an InputError that
     names the option and the allowed values."""
-    if isinstance(value, enum):
+    member = _member(enum, value)
+    if member is None:
+        allowed = ", ".join(m.value for m in enum)
+        raise InputError(f"unknown {option} '{value}'; choose one of {allowed}")
+    return member
+
+
+def _field(enum: type[StrEnum]) -> Any:
+    """`enum` as a pydantic field type that matches strings as `choice` does. A string naming no
+    member is passed on unchanged, so pydantic's message quotes what the user wrote."""
+
+    def match(value: object) -> object:
+        if isinstance(value, str):
+            return _member(enum, value) or value
         return value
-    key = str(value).strip().lower()
-    try:
-        return enum(key)
-    except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        raise InputError(f"unknown {option} '{value}'; choose one of {allowed}") from None
+
+    return Annotated[enum, BeforeValidator(match)]
+
+
+SolverField = _field(Solver)
+LinksField = _field(Links)
+ObjectiveField = _field(Objective)
 
 
 def _check_need_weights(value: dict[str, float] | None) -> dict[str, float] | None:
@@ -64,28 +92,46 @@ def _check_need_weights(value: dict[str, float] | None) -> dict[str, float] | No
     return value
 
 
+# Burden units per person for each need; a case counts its largest (see `io.cases.case_weights`).
+NeedWeights = Annotated[dict[str, float] | None, AfterValidator(_check_need_weights)]
+PersonCount = Annotated[int, Field(ge=0, le=MAX_PERSONS)]
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# A relative MIP gap.
+Gap = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
 class Settings(BaseModel):
     """How the placement model solves. Defaults are what a planner expects; every one is a CLI
     option. Choices given as strings are turned into their enums here, once."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    links: Links = Links.SOFT
-    objective: Objective = Objective.DEVIATION
-    solver: Solver = Solver.HIGHS
-    time_limit: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    links: LinksField = Links.SOFT
+    objective: ObjectiveField = Objective.DEVIATION
+    solver: SolverField = Solver.HIGHS
+    time_limit: Seconds | None = None
     # Relative MIP gap at which a stage counts as solved. Set explicitly: HiGHS's default is 1e-4.
-    gap: float = Field(default=1e-6, ge=0, le=1, allow_inf_nan=False)
+    gap: Gap = 1e-6
     require_all: bool = False
     count_hosted: bool = False
-    need_weights: dict[str, float] | None = None
+    need_weights: NeedWeights = None
 
-    @field_validator("links", "objective", "solver", mode="before")
-    @classmethod
-    def _lower_case(cls, value: object) -> object:
-        return value.strip().lower() if isinstance(value, str) else value
 
-    _need_weights = field_validator("need_weights")(classmethod(lambda cls, value: _check_need_weights(value)))
+def validation_problem(err: ValidationError) -> tuple[str, str | None]:
+    """The first problem pydantic found, as (message, dotted key) in words a user can act on."""
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or None
+    kind = first.get("type", "")
+    if kind == "extra_forbidden":
+        return "not a known setting; check the spelling", key
+    if kind == "missing":
+        return "required setting missing", key
+    message = first["msg"]
+    if kind == "value_error":
+        return message.removeprefix("Value error, "), key
+    if "input" in first and not isinstance(first["input"], (dict, list, tuple)):
+        message += f", got {show(first['input'])}"
+    return message, key
 
 
 def settings(**given: object) -> Settings:
@@ -93,9 +139,45 @@ def settings(**given: object) -> Settings:
     try:
         return Settings(**given)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"{where}: {first['msg']}") from None
+        message, key = validation_problem(err)
+        raise InputError(f"{key}: {message}" if key else message) from None
 
 
-PersonCount = Annotated[int, Field(ge=0, le=MAX_PERSONS)]
+class ScenarioSettings(BaseModel):
+    """Settings a scenario, a variant or the command line can give. `None` means 'not given'; the
+    solver's share of them has the same fields, types and checks as `Settings`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = None
+    states: str | None = None
+    cases: str | None = None
+    total: PersonCount | None = None
+    formula: str | dict[str, Any] | None = None
+    weight_column: str | None = None
+    only: list[str] | None = None
+    exclude: list[str] | None = None
+    method: str | None = None
+    links: LinksField | None = None
+    objective: ObjectiveField | None = None
+    solver: SolverField | None = None
+    time_limit: Seconds | None = None
+    gap: Gap | None = None
+    require_all: bool | None = None
+    count_hosted: bool | None = None
+    need_weights: NeedWeights = None
+    capacity: dict[str, PersonCount] | None = None
+
+
+class Variant(ScenarioSettings):
+    name: str
+
+
+class Scenario(ScenarioSettings):
+    variants: list[Variant] = Field(default_factory=list)
+
+
+def model_settings(scenario: ScenarioSettings) -> Settings:
+    """What the placement model solves with: the scenario's given settings, defaults for the rest.
+    Derived from the fields, so a new setting needs no mapping here."""
+    return Settings(**scenario.model_dump(include=set(Settings.model_fields), exclude_none=True))

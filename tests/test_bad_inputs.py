@@ -138,9 +138,9 @@ def test_two_gigabyte_file_is_refused_without_reading_it(tmp_path):
 
 def test_a_stream_without_size_is_cut_at_the_limit(tmp_path, monkeypatch):
     """Devices and pipes report size 0: the read itself stops after the limit."""
-    import optimizer.schema as schema
+    import optimizer.io.text as text
 
-    monkeypatch.setattr(schema, "MAX_INPUT_BYTES", 1000)
+    monkeypatch.setattr(text, "MAX_INPUT_BYTES", 1000)
     with pytest.raises(InputError, match="more than the 0 MiB limit"):
         read_csv_table("/dev/zero")
 
