@@ -16,12 +16,12 @@ from optimizer.apportion import (
     Apportionment,
     Tie,
     _build_problem,
-    _canonical_optimum,
     _divisor_method,
     apportion,
     canonical_method,
 )
 from optimizer.errors import InfeasibleError, InputError
+from conftest import resolve, spy
 
 DIVISOR_METHODS = ("jefferson", "webster", "huntington-hill", "adams", "dean")
 DIVISORS = {
@@ -154,7 +154,8 @@ def test_lp_canonicalisation_repairs_a_lopsided_solver_optimum():
     lopsided = np.array([10, 38, 52])  # as optimal as [10, 68, 22] for sum |a - t|
     quotas = np.array([10, 67.5, 22.5])
     assert np.abs(lopsided - targets).sum() == pytest.approx(np.abs([10, 68, 22] - targets).sum())
-    assert _canonical_optimum(lopsided, targets, quotas, problem).tolist() == [10, 68, 22]
+    canonical_optimum = getattr(*resolve("lp_ties"))
+    assert canonical_optimum(lopsided, targets, quotas, problem).tolist() == [10, 68, 22]
 
 
 def test_total_above_capacity_is_infeasible():
@@ -289,8 +290,13 @@ def test_lp_status_and_gap_are_reported():
 
 
 def test_lp_with_cbc_matches_highs():
-    highs = apportion(VOTES_B, 26, "lp", capacity=[8, np.nan, np.nan, 3, np.nan])
-    cbc = apportion(VOTES_B, 26, "lp", capacity=[8, np.nan, np.nan, 3, np.nan], solver="cbc")
+    # The result does not say which solver made it: a spy on CBC's solve does.
+    with spy("cbc_solve") as cbc_solves:
+        highs = apportion(VOTES_B, 26, "lp", capacity=[8, np.nan, np.nan, 3, np.nan])
+    assert cbc_solves == [], "HiGHS was asked, CBC answered"
+    with spy("cbc_solve") as cbc_solves:
+        cbc = apportion(VOTES_B, 26, "lp", capacity=[8, np.nan, np.nan, 3, np.nan], solver="cbc")
+    assert cbc_solves, "solver='cbc' never ran CBC"
     assert cbc.allocated.tolist() == highs.allocated.tolist()
     assert cbc.status == "optimal"
 

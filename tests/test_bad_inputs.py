@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 import tomllib
 import tracemalloc
@@ -23,28 +22,14 @@ import pytest
 
 from optimizer.errors import InputError, one_line, show
 from optimizer.schema import MAX_INPUT_BYTES, load_cases, load_states, read_csv_table
+from conftest import BAD, relocate_process, replaced
 
-ROOT = Path(__file__).resolve().parents[1]
-BAD = ROOT / "tests" / "data" / "bad"
 MANIFEST = tomllib.loads((BAD / "manifest.toml").read_text(encoding="utf-8"))["case"]
 
 
-def relocate_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "RELOCATE_DEBUG"}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env["PYTHONWARNINGS"] = "default"  # a stray warning would show as a second stderr line
-    return env
-
-
-def run_relocate(args: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "optimizer", *args],
-        cwd=cwd,
-        env=relocate_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def run_relocate(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    # a stray warning would show as a second stderr line
+    return relocate_process(*args, cwd=cwd, env={"PYTHONWARNINGS": "default"}, timeout=120)
 
 
 @dataclass
@@ -136,12 +121,9 @@ def test_two_gigabyte_file_is_refused_without_reading_it(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["states_2gb.csv"]
 
 
-def test_a_stream_without_size_is_cut_at_the_limit(tmp_path, monkeypatch):
+def test_a_stream_without_size_is_cut_at_the_limit():
     """Devices and pipes report size 0: the read itself stops after the limit."""
-    import optimizer.io.text as text
-
-    monkeypatch.setattr(text, "MAX_INPUT_BYTES", 1000)
-    with pytest.raises(InputError, match="more than the 0 MiB limit"):
+    with replaced("input_limit", 1000), pytest.raises(InputError, match="more than the 0 MiB limit"):
         read_csv_table("/dev/zero")
 
 

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_run import relocate
 
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
-INPUTS = ROOT / "inputs"
+from conftest import DATA, INPUTS, relocate, relocate_process
 
 
 def allocation(*args: str, capsys) -> list[int]:
@@ -141,21 +134,18 @@ def test_bad_input_one_line_exit_2(capsys, tmp_path):
 
 
 def test_python_dash_m_entry_point():
-    done = subprocess.run([sys.executable, "-m", "optimizer", "formulas"], capture_output=True, text=True, cwd=ROOT)
+    done = relocate_process("formulas")
     assert done.returncode == 0 and "pact-2024" in done.stdout
 
 
 def test_entry_point_exit_codes_output_and_version():
     """`python -m optimizer` (like the console script) leaves through os._exit: output must be
     flushed and exit codes kept."""
-    def run(*args):
-        return subprocess.run([sys.executable, "-m", "optimizer", *map(str, args)], capture_output=True, text=True, cwd=ROOT)
-
-    done = run("--version")
+    done = relocate_process("--version")
     assert done.returncode == 0 and done.stdout.strip().startswith("relocate ")
-    done = run("key", INPUTS / "eu_plus_2023.csv", "-f", "pact-2024", "--format", "csv")
+    done = relocate_process("key", INPUTS / "eu_plus_2023.csv", "-f", "pact-2024", "--format", "csv")
     assert done.returncode == 0 and len(done.stdout.splitlines()) == 32 and done.stderr == ""
-    done = run("key", INPUTS / "eu_plus_2023.csv", "-f", "nope")
+    done = relocate_process("key", INPUTS / "eu_plus_2023.csv", "-f", "nope")
     assert done.returncode == 2 and done.stderr.startswith("relocate: error: unknown formula 'nope'") and done.stdout == ""
 
 

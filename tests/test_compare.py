@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from cli_run import relocate
 
-from optimizer import compare as compare_module
 from optimizer.compare import compare, sensitivity_columns, sensitivity_wide, variants_from_formulas
 from optimizer.errors import InputError
 from optimizer.keys import PRESETS
 from optimizer.schema import ScenarioSettings, Variant, load_scenario
+from conftest import INPUTS, SCENARIOS, relocate, scenario_settings, spy
 
-ROOT = Path(__file__).resolve().parents[1]
-INPUTS = ROOT / "inputs"
-SCENARIO = INPUTS / "scenarios" / "compare-keys.toml"
+SCENARIO = SCENARIOS / "compare-keys.toml"
 
 
 @pytest.fixture(scope="module")
 def keys_comparison():
-    scenario, base_dir = load_scenario(SCENARIO)
-    base = ScenarioSettings.model_validate(scenario.model_dump(exclude={"variants"}))
+    base, base_dir = scenario_settings("compare-keys.toml")
+    variants = load_scenario(SCENARIO)[0].variants
     calls = []
-    result = compare(base, scenario.variants, base_dir, progress=lambda done, total, what: calls.append((done, total, what)))
+    result = compare(base, variants, base_dir, progress=lambda done, total, what: calls.append((done, total, what)))
     return result, calls
 
 
@@ -99,10 +95,7 @@ def test_targets_only_sensitivity_matches_and_none_skips():
     assert sensitivity_columns(PRESETS["population"]) == []
 
 
-def test_variants_change_any_setting_and_inputs_are_read_once(monkeypatch):
-    reads = []
-    real = compare_module.load_states
-    monkeypatch.setattr(compare_module, "load_states", lambda path: reads.append(path) or real(path))
+def test_variants_change_any_setting_and_inputs_are_read_once():
     base = ScenarioSettings(states=str(INPUTS / "eu_plus_2023.csv"), total=1000, formula="pact-2024", exclude=["LI"])
     variants = [
         Variant(name="lp"),
@@ -110,7 +103,8 @@ def test_variants_change_any_setting_and_inputs_are_read_once(monkeypatch):
         Variant(name="no DE", exclude=["LI", "DE"]),
         Variant(name="capped FR", capacity={"FR": 10}),
     ]
-    result = compare(base, variants, sensitivity="none")
+    with spy("compare_reads_states") as reads:
+        result = compare(base, variants, sensitivity="none")
     assert len(reads) == 1
     table = result.table.set_index(["variant", "code"])
     assert np.isnan(table.loc[("no DE", "DE"), "allocated"])

@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import json
-import math
 import os
 import re
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -35,12 +31,11 @@ from optimizer.pipeline import run
 from optimizer.schema import (
     MAX_NUMBER,
     ScenarioSettings,
-    case_weights,
     load_cases,
     load_states,
 )
+from conftest import brute_force, relocate_process
 
-ROOT = Path(__file__).resolve().parents[1]
 EXTRA = int(os.environ.get("RELOCATE_FUZZ_EXAMPLES", "0"))
 
 
@@ -163,11 +158,28 @@ CODES = ["AT", "BE", "Ö1", "州", "=X", "<b>"]
 NAMES = st.sampled_from(["Austria", "=HYPERLINK(\"http://x\")", "<script>alert(1)</script>", "+49", "@me", "Ünïcødé 州", "a, b; c"]) | st.text(
     st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=8
 )
-CORRUPTIONS = [
-    "duplicate_code", "bad_number", "nan_cell", "negative", "unknown_link", "unknown_excluded", "unknown_only",
-    "only_and_exclude", "fractional_size", "zero_size", "duplicate_case", "unknown_formula", "missing_column",
-    "minimum_above_capacity", "code_with_semicolon", "link_and_exclude",
-]
+# Inputs broken on purpose: name -> ([(what, cells set there)], the error message it must give).
+# `what`: the first state, the last case, the settings, or a copy of the first state or case
+# appended; FIRST stands for the first state's code.
+FIRST = "<first state>"
+CORRUPTIONS = {
+    "duplicate_code": ([("new state", {})], "duplicate code"),
+    "bad_number": ([("state", {"population": "12 million"})], "is not a number"),
+    "nan_cell": ([("state", {"gdp_meur": "NaN"})], "is not a number"),
+    "negative": ([("state", {"capacity": -4})], "negative value"),
+    "unknown_link": ([("case", {"links": "ZZ", "excluded": ""})], "unknown state code 'ZZ'"),
+    "unknown_excluded": ([("case", {"excluded": "ZZ"})], "unknown state code 'ZZ'"),
+    "unknown_only": ([("setting", {"only": ["ZZ"]})], "--only: unknown state code"),
+    "only_and_exclude": ([("setting", {"only": [FIRST], "exclude": [FIRST]}), ("state", {"willing": True})], "both required"),
+    "fractional_size": ([("case", {"size": 1.5})], "not a whole number"),
+    "zero_size": ([("case", {"size": 0})], "at least 1 person"),
+    "duplicate_case": ([("new case", {})], "duplicate case id"),
+    "unknown_formula": ([("setting", {"formula": "no-such-key"})], "unknown formula"),
+    "missing_column": ([("setting", {"formula": "eu-2015"})], "needs column"),
+    "minimum_above_capacity": ([("state", {"capacity": 2, "minimum": 5})], "is above capacity"),
+    "code_with_semicolon": ([("state", {"code": "A;B"})], "contains ';'"),
+    "link_and_exclude": ([("case", {"links": FIRST, "excluded": FIRST})], "both a family link and excluded"),
+}
 
 
 @st.composite
@@ -237,7 +249,7 @@ def instances(draw, max_states: int = 4, max_cases: int = 6):
         "exclude": exclude,
         "european": draw(st.booleans()),
     }
-    corruption = draw(st.sampled_from(CORRUPTIONS)) if draw(st.sampled_from([False, False, False, True])) else None
+    corruption = draw(st.sampled_from(list(CORRUPTIONS))) if draw(st.sampled_from([False, False, False, True])) else None
     return states, cases, setting, corruption
 
 
@@ -245,59 +257,19 @@ def corrupt(states: list[dict], cases: list[dict], setting: dict, corruption: st
     """Break the instance on purpose; returns a regex the InputError must match."""
     if corruption is None:
         return None
-    first, case = states[0], cases[-1]
-    if corruption == "duplicate_code":
-        states.append(dict(first))
-        return "duplicate code"
-    if corruption == "bad_number":
-        first["population"] = "12 million"
-        return "is not a number"
-    if corruption == "nan_cell":
-        first["gdp_meur"] = "NaN"
-        return "is not a number"
-    if corruption == "negative":
-        first["capacity"] = -4
-        return "negative value"
-    if corruption == "unknown_link":
-        case["links"] = "ZZ"
-        case["excluded"] = ""
-        return "unknown state code 'ZZ'"
-    if corruption == "unknown_excluded":
-        case["excluded"] = "ZZ"
-        return "unknown state code 'ZZ'"
-    if corruption == "unknown_only":
-        setting["only"] = ["ZZ"]
-        return "--only: unknown state code"
-    if corruption == "only_and_exclude":
-        setting["only"] = [first["code"]]
-        setting["exclude"] = [first["code"]]
-        first["willing"] = True
-        return "both required"
-    if corruption == "fractional_size":
-        case["size"] = 1.5
-        return "not a whole number"
-    if corruption == "zero_size":
-        case["size"] = 0
-        return "at least 1 person"
-    if corruption == "duplicate_case":
-        cases.append(dict(cases[0]))
-        return "duplicate case id"
-    if corruption == "unknown_formula":
-        setting["formula"] = "no-such-key"
-        return "unknown formula"
-    if corruption == "missing_column":
-        setting["formula"] = "eu-2015"
-        return "needs column"
-    if corruption == "minimum_above_capacity":
-        first["capacity"], first["minimum"] = 2, 5
-        return "is above capacity"
-    if corruption == "code_with_semicolon":
-        first["code"] = "A;B"
-        return "contains ';'"
-    if corruption == "link_and_exclude":
-        case["links"] = case["excluded"] = first["code"]
-        return "both a family link and excluded"
-    raise AssertionError(corruption)
+    edits, error = CORRUPTIONS[corruption]
+    code = states[0]["code"]
+    rows = {"state": states[0], "case": cases[-1], "setting": setting}
+    for what, cells in edits:
+        if what == "new state":
+            states.append(row := dict(states[0]))
+        elif what == "new case":
+            cases.append(row := dict(cases[0]))
+        else:
+            row = rows[what]
+        for key, value in cells.items():
+            row[key] = [code if v == FIRST else v for v in value] if isinstance(value, list) else code if value == FIRST else value
+    return error
 
 
 def number_cell(value, european_style: bool) -> str:
@@ -342,67 +314,6 @@ def write_inputs(folder: Path, states: list[dict], cases: list[dict], setting: d
         only=setting["only"],
         exclude=setting["exclude"],
     )
-
-
-def brute_force(participants: pd.DataFrame, cases: pd.DataFrame, shares: np.ndarray, links: str, need_weights, limit: int = 6000):
-    """Every assignment of units (cases, or groups of cases) to allowed states or none: returns
-    (feasible, most persons placed, least total deviation among those, most links honoured among
-    those), or None when there are too many assignments to try."""
-    codes = list(participants.index)
-    position = {c: i for i, c in enumerate(codes)}
-    n = len(codes)
-
-    def column(name: str, default: float) -> np.ndarray:
-        if name not in participants.columns:
-            return np.full(n, default)
-        values = participants[name].to_numpy(dtype=float)
-        return np.where(np.isnan(values), default, values)
-
-    capacity, minimum = column("capacity", np.inf), column("minimum", 0.0)
-    medical_capacity = column("capacity_medical", np.inf)
-    burden = case_weights(cases, need_weights)
-    target = shares * burden.sum()
-    size = cases["size"].to_numpy()
-    medical = cases["needs"].str.contains("medical").to_numpy()
-    groups: dict[str, list[int]] = {}
-    units = []
-    for i, group in enumerate(cases["group"]):
-        if group:
-            groups.setdefault(group, []).append(i)
-        else:
-            units.append([i])
-    units += list(groups.values())
-    options = []
-    for members in units:
-        allowed = set(range(n))
-        for i in members:
-            allowed -= {position[c] for c in cases["excluded"].iloc[i].split(";") if c in position}
-            if links == "hard" and cases["links"].iloc[i]:
-                allowed &= {position[c] for c in cases["links"].iloc[i].split(";") if c in position}
-        options.append([None] + sorted(allowed))
-    if math.prod(len(o) for o in options) > limit:
-        return None
-    outcomes = []
-    for choice in itertools.product(*options):
-        persons, load, need = np.zeros(n), np.zeros(n), np.zeros(n)
-        honoured = 0
-        for members, s in zip(units, choice):
-            if s is None:
-                continue
-            for i in members:
-                persons[s] += size[i]
-                load[s] += burden[i]
-                need[s] += size[i] * medical[i]
-                honoured += codes[s] in cases["links"].iloc[i].split(";")
-        if (persons > capacity).any() or (need > medical_capacity).any() or ((minimum > 0) & (persons < minimum)).any():
-            continue
-        outcomes.append((persons.sum(), np.abs(load - target).sum(), honoured))
-    if not outcomes:
-        return (False, 0, 0.0, 0)
-    placed = max(o[0] for o in outcomes)
-    deviation = min(o[1] for o in outcomes if o[0] == placed)
-    honoured = max(o[2] for o in outcomes if o[0] == placed and o[1] <= deviation + 1e-7)
-    return (True, placed, deviation, honoured)
 
 
 def check_plan(result, cases: pd.DataFrame, setting: dict) -> None:
@@ -484,7 +395,7 @@ def test_generated_scenarios_keep_every_rule(instance):
         weight_column_formula("score") if setting["formula"] == "column:score" else resolve_formula(setting["formula"])
     )
     shares = compute_key(chosen, formula).shares.to_numpy()
-    truth = brute_force(chosen, cases, shares, setting["links"], setting["need_weights"])
+    truth = brute_force(chosen, cases, shares, setting["links"], setting["need_weights"], limit=6000)
     if result is None:
         # Infeasible must be true: no assignment at all, nobody placeable, or not everyone with --require-all.
         if truth is not None:
@@ -544,9 +455,7 @@ def test_cli_gives_plans_or_one_line(instance, reports):
         args = ["solve", "scenario.toml", "--out", str(out)]
         if reports != "all":
             args += ["--report", "none" if reports == "none" else "json"]
-        env = {k: v for k, v in os.environ.items() if k != "RELOCATE_DEBUG"}
-        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-        done = subprocess.run([sys.executable, "-m", "optimizer", *args], cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+        done = relocate_process(*args, cwd=folder, timeout=120)
         shown = f"{args}\n{done.stderr}\n{(folder / 'scenario.toml').read_text()}"
         assert "Traceback" not in done.stderr + done.stdout, shown
         assert done.returncode in (0, 2, 3), shown

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,8 +10,8 @@ from hypothesis import given, settings, strategies as st
 from optimizer.errors import InputError
 from optimizer.keys import PRESETS, compute_key, load_formula, resolve_formula
 from optimizer.schema import load_states, participants
+from conftest import INPUTS
 
-INPUTS = Path(__file__).resolve().parents[1] / "inputs"
 EU2015_OUT = ["IT", "GR", "HU", "GB", "IE", "DK", "NO", "CH", "IS", "LI"]
 
 

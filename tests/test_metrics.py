@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,13 +11,12 @@ from hypothesis import given, settings, strategies as st
 
 from optimizer import metrics as m
 from optimizer.model import Plan, Settings, Stage
+from optimizer.results import Counts
 from optimizer.pipeline import run
-from optimizer.schema import ScenarioSettings, load_scenario
-
-INPUTS = Path(__file__).resolve().parents[1] / "inputs"
+from conftest import scenario_settings
 
 
-def toy_plan(target, burden, *, persons=None, capacity=None, counts=None) -> Plan:
+def toy_plan(target, burden, *, persons=None, capacity=None) -> Plan:
     target = np.asarray(target, dtype=float)
     burden = np.asarray(burden, dtype=float)
     persons = np.asarray(persons if persons is not None else burden, dtype=np.int64)
@@ -49,7 +47,7 @@ def toy_plan(target, burden, *, persons=None, capacity=None, counts=None) -> Pla
         solver="test",
         settings=Settings(),
         times={},
-        counts=counts or {},
+        counts=Counts(cases=int(persons.sum()), persons=int(persons.sum()), placed_persons=int(persons.sum()), placed_cases=int(persons.sum())),
     )
 
 
@@ -78,7 +76,7 @@ def test_hand_computed_indices():
 
 
 def test_plan_metrics_hand_computed():
-    plan = toy_plan(T, A, capacity=[40, np.nan, 100], counts={"persons": 100, "placed_persons": 100, "unplaced_persons": 0})
+    plan = toy_plan(T, A, capacity=[40, np.nan, 100])
     result = m.plan_metrics(plan, POP)
     per = result.states
     assert list(per.index) == ["AA", "BB", "CC"]
@@ -175,13 +173,8 @@ def test_proportional_allocation_is_perfectly_fair(target, factor):
     assert m.theil(r, target) == pytest.approx(0, abs=1e-12)
 
 
-def _scenario(name: str) -> tuple[ScenarioSettings, Path]:
-    scenario, base_dir = load_scenario(INPUTS / "scenarios" / name)
-    return ScenarioSettings.model_validate(scenario.model_dump(exclude={"variants"})), base_dir
-
-
 def test_real_quota_plan_eu_2015():
-    settings, base_dir = _scenario("eu-2015-relocation.toml")
+    settings, base_dir = scenario_settings("eu-2015-relocation.toml")
     result = run(settings, base_dir)
     pm = m.result_metrics(result)
     o = pm.overall
@@ -201,7 +194,7 @@ def test_real_quota_plan_eu_2015():
 
 @pytest.mark.slow
 def test_real_family_plan_pact_2024():
-    settings, base_dir = _scenario("pact-2024-families.toml")
+    settings, base_dir = scenario_settings("pact-2024-families.toml")
     result = run(settings, base_dir)
     pm = m.result_metrics(result)
     o = pm.overall

@@ -2,147 +2,31 @@
 
 from __future__ import annotations
 
-import itertools
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
 
 from optimizer.apportion import bounded_quotas
 from optimizer.errors import InfeasibleError
 from optimizer.keys import PRESETS, compute_key
-from optimizer.model import Settings, _integer_envelope, burden_unit, plan
+from optimizer.model import Settings, burden_unit, plan
 from optimizer.schema import case_weights, load_cases, load_states
-
-INPUTS = Path(__file__).resolve().parents[1] / "inputs"
-
-
-def make_states(populations, capacities=None, medical=None) -> pd.DataFrame:
-    codes = [chr(ord("A") + i) for i in range(len(populations))]
-    states = pd.DataFrame({"name": codes, "willing": True, "population": np.asarray(populations, float)}, index=pd.Index(codes, name="code"))
-    if capacities is not None:
-        states["capacity"] = np.asarray(capacities, float)
-    if medical is not None:
-        states["capacity_medical"] = np.asarray(medical, float)
-    return states
-
-
-def make_cases(rows) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["size", "needs", "links", "excluded", "group"])
-    frame.insert(0, "case_id", [f"c{i}" for i in range(len(frame))])
-    frame["weight"] = np.nan
-    frame.index = pd.RangeIndex(2, 2 + len(frame))
-    return frame
-
-
-def shares_of(states):
-    return compute_key(states, PRESETS["population"]).shares
-
-
-# ---------------------------------------------------------------------------------------------
-# Random instances
-
-codes_strategy = st.sampled_from(["", "A", "B", "C", "A;B", "B;C"])
-
-
-@st.composite
-def instances(draw):
-    n_states = draw(st.integers(2, 3))
-    populations = draw(st.lists(st.integers(1, 100), min_size=n_states, max_size=n_states))
-    capacities = draw(st.lists(st.integers(0, 12), min_size=n_states, max_size=n_states))
-    medical = draw(st.lists(st.integers(0, 6), min_size=n_states, max_size=n_states))
-    n_cases = draw(st.integers(1, 5))
-    valid = {"", *[c for c in ["A", "B", "C"][:n_states]]}
-    rows = []
-    for i in range(n_cases):
-        links = draw(codes_strategy)
-        excluded = draw(codes_strategy)
-        links = ";".join(c for c in links.split(";") if c in valid)
-        excluded = ";".join(c for c in excluded.split(";") if c in valid)
-        rows.append(
-            (
-                draw(st.integers(1, 4)),
-                draw(st.sampled_from(["", "", "medical"])),
-                links,
-                excluded,
-                draw(st.sampled_from(["", "", "g1", "g2"])),
-            )
-        )
-    links_mode = draw(st.sampled_from(["soft", "hard", "off"]))
-    need_weight = draw(st.sampled_from([None, 2.0]))
-    return make_states(populations, capacities, medical), make_cases(rows), links_mode, need_weight
-
-
-def evaluate(states, cases, assignment, target, need_weights):
-    """Lexicographic objective of an assignment (state code or None per case), or None if infeasible."""
-    capacity = states["capacity"].to_numpy()
-    medical = states["capacity_medical"].to_numpy()
-    codes = list(states.index)
-    persons = np.zeros(len(codes))
-    burden = np.zeros(len(codes))
-    need = np.zeros(len(codes))
-    weights = case_weights(cases, need_weights)
-    honoured = 0
-    for i, (row, state) in enumerate(zip(cases.itertuples(), assignment)):
-        if state is None:
-            continue
-        s = codes.index(state)
-        persons[s] += row.size
-        burden[s] += weights[i]
-        if "medical" in row.needs.split(";"):
-            need[s] += row.size
-        honoured += state in row.links.split(";")
-    if (persons > capacity).any() or (need > medical).any():
-        return None
-    return persons.sum(), np.abs(burden - target).sum(), honoured
-
-
-def brute_force(states, cases, links_mode, need_weights):
-    codes = list(states.index)
-    weights = case_weights(cases, need_weights)
-    target = shares_of(states).to_numpy() * weights.sum()
-    options = []
-    for row in cases.itertuples():
-        allowed = [c for c in codes if c not in row.excluded.split(";")]
-        if links_mode == "hard" and row.links:
-            allowed = [c for c in allowed if c in row.links.split(";")]
-        options.append(allowed + [None])
-    best = None
-    for assignment in itertools.product(*options):
-        groups = {}
-        ok = True
-        for row, state in zip(cases.itertuples(), assignment):
-            if row.group:
-                if groups.setdefault(row.group, state) != state:
-                    ok = False
-                    break
-        if not ok:
-            continue
-        value = evaluate(states, cases, assignment, target, need_weights)
-        if value is None:
-            continue
-        placed, deviation, honoured = value
-        if links_mode != "soft":
-            honoured = 0
-        key = (-placed, round(deviation, 7), -honoured)
-        if best is None or key < best:
-            best = key
-    return best
+from conftest import INPUTS, brute_force, evaluate, make_cases, make_states, resolve, shares_of, small_instances, spy, switched_off
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(instance=instances())
+@given(instance=small_instances())
 def test_plan_invariants_and_brute_force(instance):
     states, cases, links_mode, need_weight = instance
     need_weights = {"medical": need_weight} if need_weight else None
-    expected = brute_force(states, cases, links_mode, need_weights)
-    if expected[0] == 0:
+    shares = shares_of(states)
+    expected = brute_force(states, cases, shares, links_mode, need_weights)
+    if expected.placed == 0:
         with pytest.raises(InfeasibleError, match="no case can be placed"):
-            plan(states, shares_of(states), Settings(links=links_mode, need_weights=need_weights), cases=cases)
+            plan(states, shares, Settings(links=links_mode, need_weights=need_weights), cases=cases)
         return
-    result = plan(states, shares_of(states), Settings(links=links_mode, need_weights=need_weights), cases=cases)
+    result = plan(states, shares, Settings(links=links_mode, need_weights=need_weights), cases=cases)
     assigned = result.cases
     # every case exactly once, in input order
     assert list(assigned["case_id"]) == list(cases["case_id"])
@@ -170,12 +54,12 @@ def test_plan_invariants_and_brute_force(instance):
     assert result.states["allocated"].sum() == placed["size"].sum() == result.counts["placed_persons"]
     assert result.counts["placed_persons"] + result.counts["unplaced_persons"] == cases["size"].sum()
     assert result.status == "optimal"
-    # brute force agrees on the lexicographic optimum
-    got_assignment = [by_case[c] or None for c in cases["case_id"]]
-    target = shares_of(states).to_numpy() * case_weights(cases, need_weights).sum()
-    got = evaluate(states, cases, got_assignment, target, need_weights)
-    honoured = got[2] if links_mode == "soft" else 0
-    assert (-got[0], got[1], -honoured) == pytest.approx(expected, abs=1e-6)
+    # brute force agrees on the lexicographic optimum (links count only when soft)
+    got = evaluate(states, cases, shares, need_weights, [by_case[c] for c in cases["case_id"]])
+    assert got.feasible and got.placed == expected.placed
+    assert got.deviation == pytest.approx(expected.deviation, abs=1e-6)
+    if links_mode == "soft":
+        assert got.honoured == expected.honoured
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,30 +108,54 @@ def test_nothing_placeable_is_an_error():
         plan(states, shares_of(states), Settings(), cases=make_cases([(1, "", "", "", "")]))
 
 
-def test_minimax_objective_lowers_the_worst_relative_deviation():
+@pytest.mark.parametrize("reference", [False, True])
+def test_minimax_objective_lowers_the_worst_relative_deviation(reference):
+    # 17 persons in families of 3 (five) and 1 (two); targets 17 x (10, 10, 1) / 21 = 8.10, 8.10, 0.81.
+    # Least total deviation: C gets nobody (9, 8, 0): total 38/21, C off by all of its target (1.0).
+    # Minimax: C gets one person (1 - 17/21) / (17/21) = 4/17 off, A and B 9 and 7: total 46/21.
     states = make_states([10, 10, 1], capacities=[100, 100, 100], medical=[0, 0, 0])
     cases = make_cases([(3, "", "", "", "")] * 5 + [(1, "", "", "", "")] * 2)
     shares = shares_of(states)
-    by_sum = plan(states, shares, Settings(), cases=cases)
-    by_max = plan(states, shares, Settings(objective="minimax"), cases=cases)
+    by_sum = plan(states, shares, Settings(), cases=cases, reference=reference)
+    by_max = plan(states, shares, Settings(objective="minimax"), cases=cases, reference=reference)
 
     def worst(p):
-        return (p.states["deviation"].abs() / p.states["target"]).max()
+        return float((p.states["deviation"].abs() / p.states["target"]).max())
 
-    assert worst(by_max) <= worst(by_sum) + 1e-9
+    assert worst(by_sum) == pytest.approx(1.0)
+    assert worst(by_max) == pytest.approx(4 / 17)
+    assert sorted(by_sum.states["burden"]) == [0, 8, 9]
+    assert sorted(by_max.states["burden"]) == [1, 7, 9]
+    assert by_sum.objective == pytest.approx({"persons_placed": 17, "total_deviation": 38 / 21})
+    assert by_max.objective == pytest.approx({"persons_placed": 17, "max_relative_deviation": 4 / 17, "total_deviation": 46 / 21})
     assert by_max.status == "optimal"
 
 
 def test_envelope_cut_is_a_valid_lower_bound():
-    for target in (0.3, 2.5, 7.75, 10.0):
-        envelope = _integer_envelope(target, 1.0)
+    integer_envelope = getattr(*resolve("envelope"))
+    # the chord of |b - t| between the whole numbers around t: (intercept, slope), none on a whole t
+    chords = {0.3: (0.3, 0.4), 2.5: (0.5, 0.0), 7.75: (4.25, -0.5), 10.0: None}
+    for target, chord in chords.items():
+        envelope = integer_envelope(target, 1.0)
+        assert envelope == (None if chord is None else pytest.approx(chord))
         for b in range(0, 15):
             if envelope is not None:
                 intercept, slope = envelope
                 assert intercept + slope * b <= abs(b - target) + 1e-12
+    assert integer_envelope(2.5, None) is None
     assert burden_unit(np.array([2.0, 3.0])) == 1.0
     assert burden_unit(np.array([1.5, 3.0])) == 1.5
     assert burden_unit(np.array([np.pi])) is None
+    # The cuts make the model's LP relaxation see the rounding loss: with targets 2.3, 3.7 and 4.0
+    # (10 persons) its bound is 0.3 + 0.3 + 0 = 0.6, the integer optimum (2, 4, 4). Without the
+    # cuts the relaxation places 2.3, 3.7, 4.0 persons and its bound is 0.
+    states = make_states([23, 37, 40])
+    with spy("relaxation") as relaxations:
+        result = plan(states, shares_of(states), Settings(), total=10)
+    bound, _ = relaxations[0].result
+    assert bound == pytest.approx(0.6)
+    assert result.states["allocated"].tolist() == [2, 4, 4]
+    assert result.objective["total_deviation"] == pytest.approx(0.6)
 
 
 def test_shipped_example_places_everyone_optimally():
@@ -276,10 +184,11 @@ def test_highs_start_solution_regression(reference):
     cases = make_cases([(4, "medical", "", "", ""), (2, "", "", "", ""), (3, "", "", "", ""), (1, "", "", "A", "")])
     chosen = Settings(links="soft")
     types = build_types(cases, list(states.index), chosen)
-    counts, _, stages, target, _ = solve(states, shares_of(states), types, chosen, reference=reference)
-    burden = (counts * types.burden[:, None]).sum(axis=0)
-    assert {s.name: s.objective for s in stages} == pytest.approx({"persons_placed": 6.0, "total_deviation": 4.0})
-    assert np.abs(burden - target.to_numpy()).sum() == pytest.approx(4.0)
+    solution = solve(states, shares_of(states), types, chosen, reference=reference)
+    burden = (solution.counts * types.burden[:, None]).sum(axis=0)
+    assert {s.name: s.objective for s in solution.stages} == pytest.approx({"persons_placed": 6.0, "total_deviation": 4.0})
+    assert np.abs(burden - solution.target.to_numpy()).sum() == pytest.approx(4.0)
+    assert solution.backend == ("pulp:highs" if reference else "highs")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,11 +211,28 @@ def _bounded_distance(result, per_person: float):
     return float(np.abs(states["burden"].to_numpy(dtype=float) - reference).sum())
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(instance=instances())
-def test_sharing_the_overflow_changes_no_objective(instance):
-    from unittest import mock
+def test_sharing_the_overflow_changes_no_objective():
+    # A (target 12) takes 2 persons; the 10 persons it cannot take are as costly anywhere among B,
+    # C and D (targets 4, 2, 2): every plan that keeps all three at or over target has a total
+    # deviation of 20. Within capacities the fair shares are 2, 9, 4.5, 4.5, and whole families of
+    # two come closest with 2, 10, 4, 4. The solver alone piles the overflow onto one state.
+    states = make_states([60, 20, 10, 10], capacities=[2, 100, 100, 100], medical=[0, 0, 0, 0])
+    cases = make_cases([(2, "", "", "", "")] * 10)
+    shared = plan(states, shares_of(states), Settings(), cases=cases)
+    with switched_off("share_overflow"):
+        as_solved = plan(states, shares_of(states), Settings(), cases=cases)
+    assert _plan_facts(shared) == _plan_facts(as_solved) == (20, pytest.approx(20.0), 0)
+    assert shared.objective == pytest.approx(as_solved.objective)
+    assert shared.states["target"].tolist() == pytest.approx([12, 4, 2, 2])
+    assert shared.states["allocated"].tolist() == [2, 10, 4, 4]
+    assert _bounded_distance(shared, 1.0) == pytest.approx(2.0)
+    assert as_solved.states["allocated"].tolist() != [2, 10, 4, 4], "the solver did not pile the overflow: pick another instance"
+    assert _bounded_distance(as_solved, 1.0) > 2.0 + 1e-6
 
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instance=small_instances())
+def test_sharing_the_overflow_changes_no_objective_on_random_instances(instance):
     states, cases, links_mode, need_weight = instance
     need_weights = {"medical": need_weight} if need_weight else None
     chosen = Settings(links=links_mode, need_weights=need_weights)
@@ -314,7 +240,7 @@ def test_sharing_the_overflow_changes_no_objective(instance):
         shared = plan(states, shares_of(states), chosen, cases=cases)
     except InfeasibleError:
         return
-    with mock.patch("optimizer.model.share_overflow", lambda data, counts, honoured, keep_worst=False: counts):
+    with switched_off("share_overflow"):
         as_solved = plan(states, shares_of(states), chosen, cases=cases)
     assert _plan_facts(shared)[0] == _plan_facts(as_solved)[0]
     assert _plan_facts(shared)[1] == pytest.approx(_plan_facts(as_solved)[1], abs=1e-6)

@@ -8,26 +8,15 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-BAD = ROOT / "tests" / "data" / "bad"
-SCENARIO = ROOT / "inputs" / "scenarios" / "pact-2024-families.toml"
+from conftest import BAD, INPUTS, ROOT, SCENARIOS, relocate_process
 
-
-def relocate(*args, cwd: Path = ROOT, env: dict | None = None, wait: bool = True, timeout: float = 300):
-    full = {k: v for k, v in os.environ.items() if k != "RELOCATE_DEBUG"}
-    full["PYTHONPATH"] = str(ROOT) + os.pathsep + full.get("PYTHONPATH", "")
-    full.update(env or {})
-    command = [sys.executable, "-m", "optimizer", *map(str, args)]
-    if not wait:
-        return subprocess.Popen(command, cwd=cwd, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return subprocess.run(command, cwd=cwd, env=full, capture_output=True, text=True, timeout=timeout)
+SCENARIO = SCENARIOS / "pact-2024-families.toml"
 
 
 def siblings(out: Path) -> list[str]:
@@ -49,23 +38,23 @@ def test_non_empty_output_folder_needs_force(tmp_path):
     (out / "plan_states.csv").write_text("old plan\n")
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()}
 
-    done = relocate(*small_solve(out))
+    done = relocate_process(*small_solve(out))
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [f"relocate: error: {out}: output folder is not empty; use --force to replace it"]
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()} == before
     assert siblings(out) == ["plan"]
 
-    done = relocate(*small_solve(out, "--force"))
+    done = relocate_process(*small_solve(out, "--force"))
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "plan_cases.csv", "plan_states.csv"]
     assert siblings(out) == ["plan"], "no staging or old folder left beside it"
     # An empty folder needs no --force; a file in the way is refused.
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert relocate(*small_solve(empty)).returncode == 0
+    assert relocate_process(*small_solve(empty)).returncode == 0
     blocker = tmp_path / "blocker"
     blocker.write_text("x")
-    done = relocate(*small_solve(blocker))
+    done = relocate_process(*small_solve(blocker))
     assert done.returncode == 2 and "output path exists and is not a folder" in done.stderr
     assert blocker.read_text() == "x"
 
@@ -76,11 +65,11 @@ def test_force_never_replaces_the_inputs_or_the_working_folder(tmp_path):
     for name in ("good_states.csv", "good_cases.csv"):
         (inputs / name).write_bytes((BAD / name).read_bytes())
     args = ["solve", "--states", inputs / "good_states.csv", "--cases", inputs / "good_cases.csv", "-f", "population", "--report", "none", "--force"]
-    done = relocate(*args, "--out", inputs)
+    done = relocate_process(*args, "--out", inputs)
     assert done.returncode == 2 and "the output folder holds an input file" in done.stderr, done.stderr
     assert sorted(p.name for p in inputs.iterdir()) == ["good_cases.csv", "good_states.csv"]
     for out in (".", tmp_path):
-        done = relocate(*args, "--out", out, cwd=tmp_path)
+        done = relocate_process(*args, "--out", out, cwd=tmp_path)
         assert done.returncode == 2 and "would replace the current folder" in done.stderr, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs"]
 
@@ -92,7 +81,7 @@ def test_force_never_replaces_the_inputs_or_the_working_folder(tmp_path):
 def test_same_inputs_give_identical_files(tmp_path):
     outs = [tmp_path / "a", tmp_path / "b"]
     runs = [
-        relocate("solve", SCENARIO, "--out", out, "--report", "none", env={"PYTHONHASHSEED": seed}, wait=False)
+        relocate_process("solve", SCENARIO, "--out", out, "--report", "none", env={"PYTHONHASHSEED": seed}, wait=False)
         for out, seed in zip(outs, ("1", "2"))
     ]
     for run in runs:
@@ -120,7 +109,7 @@ def big_instance(tmp_path_factory) -> tuple[Path, Path]:
     from benchmarks.generate import generate_cases, with_capacities
 
     folder = tmp_path_factory.mktemp("big")
-    states = pd.read_csv(ROOT / "inputs" / "eu_plus_2023.csv", dtype={"code": str}, keep_default_na=False).set_index("code")
+    states = pd.read_csv(INPUTS / "eu_plus_2023.csv", dtype={"code": str}, keep_default_na=False).set_index("code")
     cases = generate_cases(states, 200_000, seed=11)
     cases.to_csv(folder / "cases.csv", index=False, lineterminator="\n")
     with_capacities(states, int(cases["size"].sum()), seed=11).reset_index().to_csv(folder / "states.csv", index=False, lineterminator="\n")
@@ -139,7 +128,7 @@ def start_fed(instance, folder: Path, out: Path, *extra) -> tuple[subprocess.Pop
     states, cases = instance
     fifo = folder / "cases.csv"
     os.mkfifo(fifo)
-    run = relocate(*big_solve(states, fifo, out, *extra), wait=False)
+    run = relocate_process(*big_solve(states, fifo, out, *extra), wait=False)
     deadline = time.monotonic() + 60
     while True:  # open for writing once the run opens it for reading (never block on a dead run)
         try:
@@ -174,7 +163,7 @@ def test_killed_while_writing_leaves_no_output_and_the_next_run_clears_the_stagi
     assert not out.exists(), "a killed run must not leave an output folder"
     assert [p.name for p in out_dir.iterdir()] == [partial[0].name]  # hidden, never the output
     # The next run for the same output removes what the killed one left.
-    done = relocate(*small_solve(out))
+    done = relocate_process(*small_solve(out))
     assert done.returncode == 0, done.stderr
     assert siblings(out) == ["plan"]
 
@@ -220,12 +209,12 @@ def test_a_staging_folder_in_use_is_left_alone(tmp_path):
     handle = os.open(live, os.O_RDONLY)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX)  # as a run that is writing holds it
-        done = relocate(*small_solve(out))
+        done = relocate_process(*small_solve(out))
         assert done.returncode == 0, done.stderr
         assert siblings(out) == [".other.partial-x", ".plan.partial-live", "plan"]
     finally:
         os.close(handle)
-    done = relocate(*small_solve(out, "--force"))
+    done = relocate_process(*small_solve(out, "--force"))
     assert done.returncode == 0, done.stderr
     assert siblings(out) == [".other.partial-x", "plan"]
 
@@ -233,7 +222,7 @@ def test_a_staging_folder_in_use_is_left_alone(tmp_path):
 def test_an_output_that_cannot_be_written_is_refused_before_solving(tmp_path):
     parent = tmp_path / "file"
     parent.write_text("x")
-    done = relocate(*small_solve(parent / "sub" / "plan"))
+    done = relocate_process(*small_solve(parent / "sub" / "plan"))
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [f"relocate: error: {parent / 'sub' / 'plan'}: cannot create the output folder: {parent} is a file"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
@@ -259,7 +248,7 @@ def test_user_text_is_neutralised_in_csv_and_escaped_in_html(tmp_path):
     (tmp_path / "states.csv").write_text(EVIL_STATES, encoding="utf-8")
     (tmp_path / "cases.csv").write_text(EVIL_CASES, encoding="utf-8")
     out = tmp_path / "plan"
-    done = relocate("solve", "--states", "states.csv", "--cases", "cases.csv", "-f", "population", "--out", out, "--report", "html,md,xlsx", cwd=tmp_path)
+    done = relocate_process("solve", "--states", "states.csv", "--cases", "cases.csv", "-f", "population", "--out", out, "--report", "html,md,xlsx", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     states = pd.read_csv(out / "plan_states.csv", dtype=str, keep_default_na=False)
     assert list(states["code"]) == ["AT", "BE", "'=CZ", "'@DE"]

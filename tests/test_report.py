@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cli_run import relocate
 from openpyxl import load_workbook
 
 from optimizer import metrics as m
@@ -20,18 +19,11 @@ from optimizer.compare import compare, variants_from_formulas
 from optimizer.errors import InputError
 from optimizer.pipeline import run
 from optimizer.report import explanation_table, parse_formats, staged_output, write_comparison_files, write_plan_files, write_reports
-from optimizer.schema import ScenarioSettings, load_scenario
+from optimizer.schema import ScenarioSettings
+from conftest import DATA, INPUTS, ROOT, relocate, scenario_settings
 
-ROOT = Path(__file__).resolve().parents[1]
-INPUTS = ROOT / "inputs"
-DATA = ROOT / "tests" / "data"
 RUN = {"created": "2024-06-01T12:00:00+00:00", "seconds": {}, "stage_seconds": {}}
 OTHER_RUN = {"created": "2025-01-02T03:04:05+00:00", "seconds": {"x": {"solve": 1.5}}, "stage_seconds": {}}
-
-
-def scenario_settings(name: str):
-    scenario, base_dir = load_scenario(INPUTS / "scenarios" / name)
-    return ScenarioSettings.model_validate(scenario.model_dump(exclude={"variants"})), base_dir
 
 
 @pytest.fixture(scope="module")

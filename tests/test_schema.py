@@ -9,8 +9,7 @@ import pytest
 
 from optimizer.errors import InputError
 from optimizer.schema import check_cases_against_states, load_cases, load_states, participants
-
-INPUTS = Path(__file__).resolve().parents[1] / "inputs"
+from conftest import INPUTS
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "states.csv") -> Path:
