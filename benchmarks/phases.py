@@ -68,11 +68,11 @@ def main(argv: list[str] | None = None) -> None:
                 "gap": plan.gap,
                 "stages": {st.name: {"status": st.status, "objective": st.objective, "seconds": st.seconds} for st in plan.stages},
                 "objective": plan.objective.get("total_deviation"),
-                "cases": plan.counts.get("cases"),
-                "persons": plan.counts.get("persons"),
+                "cases": plan.counts.cases,
+                "persons": plan.counts.persons,
                 "states": len(plan.states),
-                "types": plan.counts.get("case_types"),
-                "link_classes": plan.counts.get("link_classes"),
+                "types": plan.counts.case_types,
+                "link_classes": plan.counts.link_classes,
                 "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }
         )

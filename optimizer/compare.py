@@ -27,7 +27,7 @@ import pandas as pd
 
 from .errors import InputError
 from .keys import EQUAL, Formula, compute_key
-from .model import targets as fair_targets
+from .targets import fair_targets
 from .metrics import FairnessMetrics, PlanMetrics, result_metrics, total_burden
 from .pipeline import RunResult, choose_formula, merge, resolve_path, run
 from .io.cases import load_cases
@@ -179,27 +179,10 @@ def compare(
                 else:
                     target = key_targets(result, compute_key(result.participants, shifted).shares)
                     allocated = pd.Series(np.nan, index=base_states.index)
-                for code in base_states.index:
-                    rows.append(
-                        {
-                            "variant": result.name,
-                            "criterion": _label(formula, column),
-                            "column": column,
-                            "factor": float(factor),
-                            "code": code,
-                            "name": base_states.at[code, "name"],
-                            "allocated_base": int(base_states.at[code, "allocated"]),
-                            "allocated": float(allocated.get(code, np.nan)),
-                            "change": float(allocated.get(code, np.nan)) - float(base_states.at[code, "allocated"]),
-                            "target_base": float(base_states.at[code, "target"]),
-                            "target": float(target.get(code, np.nan)),
-                            "target_change": float(target.get(code, np.nan)) - float(base_states.at[code, "target"]),
-                        }
-                    )
+                rows.extend(_sensitivity_rows(result.name, _label(formula, column), column, factor, base_states, allocated, target))
     if progress is not None:
         progress(steps, steps, "done")
-    sens_columns = ["variant", "criterion", "column", "factor", "code", "name", "allocated_base", "allocated", "change", "target_base", "target", "target_change"]
-    sens = pd.DataFrame(rows, columns=sens_columns)
+    sens = pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS)
     return Comparison(
         results=results,
         metrics=[result_metrics(r) for r in results],
@@ -208,6 +191,30 @@ def compare(
         factors=tuple(float(f) for f in factors),
         notes=tuple(notes),
     )
+
+
+SENSITIVITY_COLUMNS = ["variant", "criterion", "column", "factor", "code", "name", "allocated_base", "allocated", "change", "target_base", "target", "target_change"]
+
+
+def _sensitivity_rows(variant: str, criterion: str, column: str, factor: float, base: pd.DataFrame, allocated: pd.Series, target: pd.Series) -> list[dict]:
+    """One sensitivity row per state of the base plan: its allocation and target with one weight moved."""
+    return [
+        {
+            "variant": variant,
+            "criterion": criterion,
+            "column": column,
+            "factor": float(factor),
+            "code": code,
+            "name": base.at[code, "name"],
+            "allocated_base": int(base.at[code, "allocated"]),
+            "allocated": float(allocated.get(code, np.nan)),
+            "change": float(allocated.get(code, np.nan)) - float(base.at[code, "allocated"]),
+            "target_base": float(base.at[code, "target"]),
+            "target": float(target.get(code, np.nan)),
+            "target_change": float(target.get(code, np.nan)) - float(base.at[code, "target"]),
+        }
+        for code in base.index
+    ]
 
 
 def key_targets(result: RunResult, shares: pd.Series) -> pd.Series:

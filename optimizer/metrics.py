@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 import pandas as pd
 
-from .model import Plan
+from .results import Counts, Plan
 
 # ---------------------------------------------------------------------------------------------
 # The indices, on plain arrays
@@ -317,9 +317,12 @@ def state_metrics(plan: Plan, states: pd.DataFrame | None = None) -> pd.DataFram
     return pd.DataFrame(columns, index=index)
 
 
-def overall_metrics(per_state: pd.DataFrame, counts: dict | None = None) -> FairnessMetrics:
-    """The overall metrics from a `state_metrics` table and a plan's `counts`."""
-    counts = counts or {}
+def overall_metrics(per_state: pd.DataFrame, counts: Counts | None = None) -> FairnessMetrics:
+    """The overall metrics from a `state_metrics` table and a plan's `counts` (without them: what
+    the table shows, everyone placed)."""
+    if counts is None:
+        placed, cases = int(per_state["allocated"].sum()), int(per_state["cases"].sum())
+        counts = Counts(cases=cases, persons=placed, placed_persons=placed, placed_cases=cases, links_honoured=int(per_state["links_honoured"].sum()))
     a = per_state["burden"].to_numpy(dtype=float)
     t = per_state["target"].to_numpy(dtype=float)
     r = per_state["ratio"].to_numpy(dtype=float)
@@ -340,12 +343,12 @@ def overall_metrics(per_state: pd.DataFrame, counts: dict | None = None) -> Fair
         participants=len(per_state),
         target_total=float(t.sum()),
         allocated_total=float(a.sum()),
-        persons=int(counts.get("persons", persons_placed)),
-        persons_placed=int(counts.get("placed_persons", persons_placed)),
-        persons_unplaced=int(counts.get("unplaced_persons", 0)),
-        cases=int(counts.get("cases", per_state["cases"].sum())),
-        cases_placed=int(counts.get("placed_cases", per_state["cases"].sum())),
-        cases_unplaced=int(counts.get("unplaced_cases", 0)),
+        persons=counts.persons,
+        persons_placed=counts.placed_persons,
+        persons_unplaced=counts.unplaced_persons,
+        cases=counts.cases,
+        cases_placed=counts.placed_cases,
+        cases_unplaced=counts.unplaced_cases,
         total_absolute_deviation=total_absolute_deviation(a, t),
         rounding_floor=rounding_floor(t),
         loosemore_hanby=loosemore_hanby(a, t),
@@ -362,11 +365,11 @@ def overall_metrics(per_state: pd.DataFrame, counts: dict | None = None) -> Fair
         per_bn_gdp_cv=coefficient_of_variation(per_state["per_bn_gdp"].to_numpy(dtype=float)),
         states_at_capacity=int(per_state["at_capacity"].astype(bool).sum()),
         zero_target_allocated=int(((t <= 0) & (a > 0)).sum()),
-        groups=int(counts.get("groups", 0)),
-        groups_kept_together=int(counts.get("groups_kept_together", 0)),
-        cases_split=int(counts.get("cases_split", 0)),
-        cases_with_links=int(counts.get("cases_with_links", 0)),
-        links_honoured=int(counts.get("links_honoured", per_state["links_honoured"].sum())),
+        groups=counts.groups,
+        groups_kept_together=counts.groups_kept_together,
+        cases_split=counts.cases_split,
+        cases_with_links=counts.cases_with_links,
+        links_honoured=counts.links_honoured,
     )
 
 
@@ -384,7 +387,7 @@ def total_burden(plan: Plan) -> float:
     """The burden a plan had to share: every case's weight (placed or not), or the quota total."""
     if plan.cases is not None and "weight" in plan.cases.columns:
         return float(plan.cases["weight"].sum())
-    return float(plan.counts.get("persons", plan.states["target"].sum()))
+    return float(plan.counts.persons)
 
 
 def result_metrics(result) -> PlanMetrics:

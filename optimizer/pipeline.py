@@ -7,7 +7,6 @@ scenario file; a variant overrides its scenario.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,12 +15,15 @@ import pandas as pd
 
 from . import apportion as apportionment
 from .errors import InputError, show
+from .io.output import sha256  # noqa: F401 (moved to io.output; kept importable from here)
 from .keys import Formula, KeyResult, compute_key, resolve_formula, weight_column_formula
-from .model import Plan, Settings, Stage, hosted_persons, plan as solve_plan, targets as fair_targets
+from .model import plan as solve_plan
+from .results import Counts, Plan, Stage, Status, column_or_nan, state_table
 from .io.cases import check_cases_against_states, load_cases
 from .io.states import load_states
 from .participants import participants
-from .settings import ScenarioSettings, model_settings
+from .settings import ScenarioSettings, Settings, model_settings
+from .targets import fair_targets, hosted_persons
 
 DEFAULT_METHOD = "lp"
 
@@ -54,14 +56,6 @@ def resolve_path(value: str | None, base_dir: Path | None) -> Path | None:
     if base_dir is not None and not path.is_absolute():
         path = base_dir / path
     return path
-
-
-def sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _apply_capacity_overrides(states: pd.DataFrame, overrides: dict[str, int] | None) -> pd.DataFrame:
@@ -166,10 +160,9 @@ def run(settings: ScenarioSettings, base_dir: Path | None = None, name: str = "p
 
 def rule_plan(states: pd.DataFrame, shares: pd.Series, total: int, method: str, settings: Settings) -> Plan:
     """A quota plan by a closed-form apportionment method (Hamilton, a divisor method, quota)."""
-    hosted = hosted_persons(states, settings)
-    target = fair_targets(shares, float(total), hosted)
-    capacity = states["capacity"].to_numpy(dtype=float) if "capacity" in states.columns else None
-    minimum = states["minimum"].to_numpy(dtype=float) if "minimum" in states.columns else None
+    target = fair_targets(shares, float(total), hosted_persons(states, settings.count_hosted))
+    capacity = column_or_nan(states, "capacity") if "capacity" in states.columns else None
+    minimum = column_or_nan(states, "minimum") if "minimum" in states.columns else None
     weights = target.to_numpy() if target.sum() > 0 else shares.to_numpy()
     result = apportionment.apportion(
         weights,
@@ -182,47 +175,21 @@ def rule_plan(states: pd.DataFrame, shares: pd.Series, total: int, method: str, 
         time_limit=settings.time_limit,
     )
     allocated = result.allocated.astype(np.int64)
-    cap = capacity if capacity is not None else np.full(len(states), np.nan)
-    table = pd.DataFrame(
-        {
-            "name": states["name"].to_numpy(),
-            "share": shares.to_numpy(),
-            "target": target.to_numpy(),
-            "allocated": allocated,
-            "burden": allocated.astype(float),
-            "cases": allocated,
-            "capacity": cap,
-            "minimum": minimum if minimum is not None else np.full(len(states), np.nan),
-            "deviation": allocated - target.to_numpy(),
-            "links_honoured": np.zeros(len(states), dtype=np.int64),
-            "at_capacity": ~np.isnan(cap) & (allocated >= np.nan_to_num(cap, nan=np.inf)),
-        },
-        index=pd.Index(list(states.index), name="code"),
-    )
+    table = state_table(states, shares, target.to_numpy(), allocated, allocated.astype(float), allocated, np.zeros(len(states)))
     deviation = float(np.abs(table["deviation"]).sum())
     gap = None if result.gap is None or np.isnan(result.gap) else float(result.gap)
+    status = Status(result.status)
     return Plan(
         states=table,
         cases=None,
-        status=result.status,
+        status=status,
         gap=gap,
-        stages=(Stage("total_deviation", deviation, result.status, gap, 0.0),),
-        solver=settings.solver if method == "lp" else f"rule:{method}",
+        stages=(Stage("total_deviation", deviation, status, gap, 0.0),),
+        solver=settings.solver.value if method == "lp" else f"rule:{method}",
         settings=settings,
         times={},
-        counts={
-            "cases": total,
-            "persons": total,
-            "placed_persons": int(allocated.sum()),
-            "unplaced_persons": total - int(allocated.sum()),
-            "placed_cases": int(allocated.sum()),
-            "unplaced_cases": total - int(allocated.sum()),
-            "case_types": 1,
-            "cases_with_links": 0,
-            "links_honoured": 0,
-            "groups": 0,
-            "groups_kept_together": 0,
-            "cases_split": 0,
-        },
+        counts=Counts(cases=total, persons=total, placed_persons=int(allocated.sum()), placed_cases=int(allocated.sum())),
         ties=tuple(t.description for t in result.ties),
+        # the lp method solves the placement model through the default backend of its solver
+        backend=("highs" if settings.solver == "highs" else "pulp:cbc") if method == "lp" else "rule",
     )

@@ -16,7 +16,7 @@ import numpy as np
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .model import CaseTypes
+    from .types import CaseTypes
 
 _EPS = 1e-9
 

@@ -1,0 +1,291 @@
+"""Case types: the case list aggregated into interchangeable units, the model's variables.
+
+The model never sees a case: it counts how many units of each type go to each state. This module
+turns the case list (or, in quota mode, a total of one-person cases) into those types, in bulk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from ..io.cases import case_weights
+from ..settings import Links, Settings
+
+
+@dataclass(frozen=True)
+class CaseTypes:
+    """Interchangeable units, aggregated.
+
+    A unit is a case, or all cases of one `group`. The model only sees a unit's persons, burden,
+    persons per need and the states it may go to, so units alike in these form one *base type*:
+    the model counts how many of each go to each state (`limit[t, s]` at most).
+
+    Exclusions are pooled too: a unit excluded from one participating state (or from none) joins
+    the base type of its persons, burden and needs, and `excluded[t, s]` counts the units of type
+    t that may not go to s, so at most `count[t] - excluded[t, s]` go there. That bound is exact:
+    units that each miss at most one state can be handed out to any counts within these bounds
+    (Hall's condition only binds for single states), and `assign_units` does so. Units that miss
+    two or more states keep a type of their own with their exact set of allowed states.
+
+    A family link does not change where a unit may go, only whether it is honoured there, so a
+    unit with soft links belongs to its base type too and, in addition, to a *link class* (base
+    type, excluded state and links); the model counts separately how many of a link class sit in
+    its linked states. A linked unit placed elsewhere is exactly a plain unit of its base type.
+
+    Unit bookkeeping (for handing out case ids afterwards) is kept as arrays: `unit_base`,
+    `unit_excluded` (the one state a pooled unit may not go to, -1 for none) and `unit_link` per
+    unit, and the member cases of unit u at `unit_members[unit_offsets[u]:unit_offsets[u+1]]`.
+    """
+
+    count: np.ndarray  # units per base type
+    persons: np.ndarray  # persons per unit
+    burden: np.ndarray  # burden units per unit
+    group_units: np.ndarray  # units per base type that are groups of several cases
+    need_persons: dict[str, np.ndarray]  # need -> persons needing it, per unit
+    limit: np.ndarray  # (types x states): most units of the type a state can take (0: not allowed)
+    excluded: np.ndarray  # (types x states): pooled units of the type excluded from the state
+    no_state_reason: list[str]  # per base type: '' or why no state is allowed
+    link_base: np.ndarray  # per link class: its base type
+    link_excluded: np.ndarray  # per link class: the state its units may not go to (-1: none)
+    link_count: np.ndarray  # per link class: units
+    link_states: list[np.ndarray]  # per link class: linked participant positions (allowed ones)
+    link_honour: list[np.ndarray]  # per link class: cases honoured per unit at each linked state
+    unit_base: np.ndarray | None = None
+    unit_excluded: np.ndarray | None = None
+    unit_link: np.ndarray | None = None
+    unit_of_case: np.ndarray | None = None
+    unit_members: np.ndarray | None = None
+    unit_offsets: np.ndarray | None = None
+
+    @property
+    def n_types(self) -> int:
+        return len(self.count)
+
+    @cached_property
+    def allowed(self) -> list[np.ndarray]:
+        """Per base type: the participant positions some of its units may go to."""
+        return [np.flatnonzero(row) for row in self.limit > 0]
+
+    def variants(self) -> list[tuple[int, int, int]]:
+        """(base type, excluded state or -1, units) for every kind of unit, in type order."""
+        if self.unit_base is None:
+            return [(t, -1, int(c)) for t, c in enumerate(self.count)]
+        n_states = self.limit.shape[1]
+        key = self.unit_base * (n_states + 1) + (self.unit_excluded + 1)
+        values, counts = np.unique(key, return_counts=True)
+        return [(int(v // (n_states + 1)), int(v % (n_states + 1)) - 1, int(c)) for v, c in zip(values, counts)]
+
+
+def _split(cell: str) -> list[str]:
+    return cell.split(";") if cell else []
+
+
+def _units(group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cases -> units: (unit of each case, first case of each unit, members in unit order, offsets)."""
+    n = len(group)
+    anchor = np.arange(n)
+    grouped = np.flatnonzero(group != "")
+    if len(grouped):
+        codes, _ = pd.factorize(pd.Series(group[grouped], dtype=object), sort=False)
+        first = np.full(codes.max() + 1, n, dtype=np.int64)
+        np.minimum.at(first, codes, grouped)
+        anchor[grouped] = first[codes]
+    unit_of_case, firsts = pd.factorize(anchor, sort=False)
+    firsts = np.asarray(firsts, dtype=np.int64)
+    members = np.argsort(unit_of_case, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(unit_of_case, minlength=len(firsts)))])
+    return unit_of_case, firsts, members, offsets
+
+
+def _code_masks(cells: np.ndarray, code_pos: dict[str, int], n_states: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct 'a;b' cells -> (index of each cell's distinct value, distinct x states 0/1 matrix)."""
+    inverse, distinct = pd.factorize(pd.Series(cells, dtype=object), sort=False)
+    masks = np.zeros((len(distinct), n_states), dtype=np.int64)
+    for k, cell in enumerate(distinct):
+        for code in _split(cell):
+            if code in code_pos:
+                masks[k, code_pos[code]] = 1
+    return inverse, masks
+
+
+_REASONS = (
+    "",
+    "excluded from every participating state",
+    "hard family links only to states that do not take part",
+    "group members' hard links have no common participating state",
+    "no participating state allowed",
+)
+
+
+def _allowed_states(cases: pd.DataFrame, unit_of_case: np.ndarray, cases_in_unit: np.ndarray, code_pos: dict[str, int], hard_links: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(units x states) where each unit may go, and per unit the index of the reason in `_REASONS`
+    why it may go nowhere (0: it may go somewhere). Not where a member is excluded; with hard
+    links, only where every member with links has one."""
+    n_units, n_states = len(cases_in_unit), len(code_pos)
+    excluded = cases["excluded"].to_numpy(dtype=object)
+    allowed = np.ones((n_units, n_states), dtype=bool)
+    rows = np.flatnonzero(excluded != "")
+    if len(rows):
+        inverse, masks = _code_masks(excluded[rows], code_pos, n_states)
+        np.logical_and.at(allowed, unit_of_case[rows], masks[inverse] == 0)
+    reason = np.where(allowed.any(axis=1), 0, 1)
+    if hard_links:
+        links = cases["links"].to_numpy(dtype=object)
+        rows = np.flatnonzero(links != "")
+        if len(rows):
+            inverse, masks = _code_masks(links[rows], code_pos, n_states)
+            np.logical_and.at(allowed, unit_of_case[rows], masks[inverse] > 0)
+        no_link_state = (reason == 0) & ~allowed.any(axis=1)
+        reason[no_link_state] = np.where(cases_in_unit[no_link_state] > 1, 3, 2)
+    reason[(reason == 0) & ~allowed.any(axis=1)] = 4
+    return allowed, reason
+
+
+@dataclass(frozen=True)
+class _LinkClasses:
+    base: np.ndarray
+    excluded: np.ndarray
+    count: np.ndarray
+    states: list[np.ndarray]
+    honour: list[np.ndarray]
+    unit_link: np.ndarray | None  # per unit: its link class, -1 for none
+
+
+_NO_LINKS = _LinkClasses(*(np.zeros(0, dtype=np.int64),) * 3, [], [], None)
+
+
+def _link_classes(links: np.ndarray, unit_of_case: np.ndarray, allowed: np.ndarray, unit_base: np.ndarray, unit_excluded: np.ndarray, code_pos: dict[str, int]) -> _LinkClasses:
+    """Link classes: units of one base type, excluded state and links, honourable in an allowed state."""
+    n_states = len(code_pos)
+    rows = np.flatnonzero(links != "")
+    if not len(rows):
+        return _NO_LINKS
+    inverse, masks = _code_masks(links[rows], code_pos, n_states)
+    linked_units, where = np.unique(unit_of_case[rows], return_inverse=True)
+    honour = np.zeros((len(linked_units), n_states), dtype=np.int64)
+    np.add.at(honour, where, masks[inverse])
+    honour *= allowed[linked_units]
+    keep = honour.any(axis=1)
+    linked_units, honour = linked_units[keep], honour[keep]
+    if not len(linked_units):
+        return _NO_LINKS
+    frame = pd.DataFrame(honour, columns=[f"s{s}" for s in range(n_states)])
+    frame.insert(0, "excluded", unit_excluded[linked_units])
+    frame.insert(0, "base", unit_base[linked_units])
+    classes = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy().astype(np.int64)
+    unit_link = np.full(len(unit_base), -1, dtype=np.int64)
+    unit_link[linked_units] = classes
+    first = np.unique(classes, return_index=True)[1]
+    return _LinkClasses(
+        base=unit_base[linked_units[first]],
+        excluded=unit_excluded[linked_units[first]],
+        count=np.bincount(classes).astype(np.int64),
+        states=[np.flatnonzero(row) for row in honour[first]],
+        honour=[row[row > 0] for row in honour[first]],
+        unit_link=unit_link,
+    )
+
+
+def build_types(cases: pd.DataFrame, codes: list[str], settings: Settings) -> CaseTypes:
+    """Aggregate the case list into base types and link classes (in bulk: no loop over cases)."""
+    weights = case_weights(cases, settings.need_weights)
+    size = cases["size"].to_numpy(dtype=np.int64)
+    needs = cases["needs"].to_numpy(dtype=object)
+    links = cases["links"].to_numpy(dtype=object)
+    group = cases["group"].to_numpy(dtype=object)
+    n_states = len(codes)
+    code_pos = {code: i for i, code in enumerate(codes)}
+
+    unit_of_case, firsts, members, offsets = _units(group)
+    n_units = len(firsts)
+    cases_in_unit = np.diff(offsets)
+    persons = np.bincount(unit_of_case, weights=size, minlength=n_units).astype(np.int64)
+    burden = np.bincount(unit_of_case, weights=weights, minlength=n_units)
+    need_cells, need_distinct = pd.factorize(pd.Series(needs, dtype=object), sort=False)
+    need_names = sorted({n for cell in need_distinct for n in _split(cell)})
+    unit_need = {}
+    for n in need_names:
+        has = np.array([n in _split(cell) for cell in need_distinct], dtype=bool)[need_cells]
+        unit_need[n] = np.bincount(unit_of_case, weights=size * has, minlength=n_units).astype(np.int64)
+
+    allowed, reason = _allowed_states(cases, unit_of_case, cases_in_unit, code_pos, settings.links == Links.HARD)
+
+    # Pooled units miss at most one state; the others keep their exact allowed set as part of the type.
+    n_allowed = allowed.sum(axis=1)
+    pooled = (reason == 0) & (n_allowed >= n_states - 1)
+    unit_excluded = np.where(pooled & (n_allowed < n_states), np.argmin(allowed, axis=1), -1).astype(np.int64)
+    pattern = np.full(n_units, -1, dtype=np.int64)
+    apart = np.flatnonzero((reason == 0) & ~pooled)
+    if len(apart):
+        packed = np.packbits(allowed[apart], axis=1)
+        pattern[apart] = pd.factorize(pd.Series([row.tobytes() for row in packed], dtype=object), sort=False)[0]
+    key = {"persons": persons, "burden": burden, "pattern": pattern, "reason": reason}
+    key.update({f"need:{n}": q for n, q in unit_need.items()})
+    unit_base = pd.DataFrame(key).groupby(list(key), sort=False).ngroup().to_numpy().astype(np.int64)
+    n_types = int(unit_base.max()) + 1 if n_units else 0
+    first_unit = np.unique(unit_base, return_index=True)[1]
+
+    count = np.bincount(unit_base, minlength=n_types).astype(np.int64)
+    type_pooled = pooled[first_unit]
+    excl = np.zeros((n_types, n_states), dtype=np.int64)
+    marked = unit_excluded >= 0
+    if marked.any():
+        excl = np.bincount(
+            unit_base[marked] * n_states + unit_excluded[marked], minlength=n_types * n_states
+        ).reshape(n_types, n_states).astype(np.int64)
+    limit = np.where(type_pooled[:, None], count[:, None] - excl, count[:, None] * allowed[first_unit]).astype(np.int64)
+
+    link = _link_classes(links, unit_of_case, allowed, unit_base, unit_excluded, code_pos) if settings.links == Links.SOFT else _NO_LINKS
+    unit_link = link.unit_link if link.unit_link is not None else np.full(n_units, -1, dtype=np.int64)
+    return CaseTypes(
+        count=count,
+        persons=persons[first_unit],
+        burden=burden[first_unit],
+        group_units=np.bincount(unit_base, weights=cases_in_unit > 1, minlength=n_types).astype(np.int64),
+        need_persons={n: q[first_unit] for n, q in unit_need.items()},
+        limit=limit,
+        excluded=excl,
+        no_state_reason=[_REASONS[r] for r in reason[first_unit]],
+        link_base=link.base,
+        link_excluded=link.excluded,
+        link_count=link.count,
+        link_states=link.states,
+        link_honour=link.honour,
+        unit_base=unit_base,
+        unit_excluded=unit_excluded,
+        unit_link=unit_link,
+        unit_of_case=unit_of_case,
+        unit_members=members,
+        unit_offsets=offsets,
+    )
+
+
+def quota_types(total: int, n_states: int) -> CaseTypes:
+    """Quota mode: `total` interchangeable one-person cases that may go anywhere."""
+    return CaseTypes(
+        count=np.array([total], dtype=np.int64),
+        persons=np.array([1], dtype=np.int64),
+        burden=np.array([1.0]),
+        group_units=np.zeros(1, dtype=np.int64),
+        need_persons={},
+        limit=np.full((1, n_states), total, dtype=np.int64),
+        excluded=np.zeros((1, n_states), dtype=np.int64),
+        no_state_reason=[""],
+        link_base=np.zeros(0, dtype=np.int64),
+        link_excluded=np.zeros(0, dtype=np.int64),
+        link_count=np.zeros(0, dtype=np.int64),
+        link_states=[],
+        link_honour=[],
+    )
+
+
+def hall_rows(types: CaseTypes) -> np.ndarray:
+    """(types x states): where the pooled exclusions need a row once link classes are counted:
+    types with link classes and a state some but not all of their units are excluded from."""
+    with_links = np.zeros(types.n_types, dtype=bool)
+    with_links[types.link_base] = True
+    return with_links[:, None] & (types.excluded > 0) & (types.limit > 0)
