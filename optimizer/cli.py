@@ -262,7 +262,7 @@ def solve(
 def _check_out(out: Path, force: bool, inputs: list[Path] = ()) -> None:
     """Refuse a non-empty output folder before solving, not after; never let --force replace the
     folder we run in or one holding an input."""
-    from .report import check_output_folder
+    from .io.output import check_output_folder
 
     target, here = out.resolve(), Path.cwd().resolve()
     if target == here or target in here.parents:

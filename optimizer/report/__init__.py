@@ -1,0 +1,132 @@
+"""Writing results: the plan's files and the reports (report.html, report.md with charts/*.png,
+report.xlsx, report.json).
+
+- `files`: plan_states.csv, plan_cases.csv and metrics.json (`solve`); comparison.csv,
+  sensitivity.csv and metrics.json (`compare`);
+- `document`: what every report shows, built once and format-neutral (`explanation`: how each
+  state's number came about; `formatting`: numbers as text);
+- one renderer per format (`html`, `markdown`, `excel`, `jsonreport`, `charts`), each with
+  `FORMAT` (its name for --report) and `render(document) -> {file name: text or bytes}`; a renderer
+  may list in `NEEDS` formats whose files it links to. A new format is a module like these, added
+  to `RENDERERS`.
+
+`write_reports` is called by `solve` with one result and by `compare` with every variant. Every
+report is deterministic: the same inputs give byte-identical files, except the run facts (the date
+and the wall times), which each file keeps in one place: the "Run" section at the end of the HTML
+and Markdown reports, the `run` entry of report.json, and the workbook's created and modified
+properties in report.xlsx. Output folders are written all or nothing by `io.output.staged_output`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..compare import Comparison
+from ..errors import InputError
+from ..io.output import (
+    check_output_folder,
+    neutralise,
+    neutralise_frame,
+    staged_output,
+    to_jsonable,
+    write_csv,
+    write_json,
+)
+from ..pipeline import RunResult
+from . import charts, excel, html, jsonreport, markdown
+from .document import MAX_CASE_ROWS, Document, build
+from .explanation import explanation_table
+from .files import (
+    metrics_document,
+    plan_cases_table,
+    plan_states_table,
+    provenance,
+    read_run,
+    run_facts,
+    run_facts_all,
+    write_comparison_files,
+    write_plan_files,
+)
+
+# Every report format, in the order --report lists them.
+RENDERERS = (html, markdown, excel, jsonreport, charts)
+REPORT_FORMATS = tuple(r.FORMAT for r in RENDERERS)
+
+
+def parse_formats(formats: str | None) -> list[str]:
+    """'html,md' -> ['html', 'md']; None, '' or 'all' -> every format; 'none' -> []."""
+    if formats is None or formats.strip().lower() in ("", "all"):
+        return list(REPORT_FORMATS)
+    chosen = [f.strip().lower() for f in formats.split(",") if f.strip()]
+    if chosen == ["none"]:
+        return []
+    unknown = [f for f in chosen if f not in REPORT_FORMATS]
+    if unknown:
+        raise InputError(f"unknown report format '{unknown[0]}'; choose from {', '.join(REPORT_FORMATS)}, all or none")
+    return [f for f in REPORT_FORMATS if f in chosen]
+
+
+def write_reports(
+    results: list[RunResult],
+    folder: Path,
+    formats: str | None = None,
+    comparison: Comparison | None = None,
+    *,
+    title: str | None = None,
+    run: dict | None = None,
+) -> list[Path]:
+    """Write the selected reports for one or more results into `folder` (see module notes).
+
+    `formats`: comma list of html, md, xlsx, json, charts; None or 'all' for all, 'none' for none.
+    `comparison`: a `compare.Comparison` (adds the sensitivity tables); with several results and no
+    comparison, the comparison tables are built from the results. `run`: the run facts to print
+    (default: the `run` entry of `folder/metrics.json` when there is one, else now)."""
+    chosen = parse_formats(formats)
+    if not chosen:
+        return []
+    results = list(results)
+    if not results:
+        raise ValueError("no results to report")
+    folder = Path(folder)
+    document = build(results, run if run is not None else read_run(folder, results), comparison, title)
+    wanted = set(chosen) | {need for r in RENDERERS if r.FORMAT in chosen for need in getattr(r, "NEEDS", ())}
+    written = []
+    for renderer in RENDERERS:
+        if renderer.FORMAT not in wanted:
+            continue
+        for name, content in renderer.render(document).items():
+            path = folder / name
+            path.parent.mkdir(exist_ok=True)
+            if isinstance(content, str):
+                path.write_text(content, encoding="utf-8")
+            else:
+                path.write_bytes(content)
+            written.append(path)
+    return written
+
+
+__all__ = [
+    "MAX_CASE_ROWS",
+    "REPORT_FORMATS",
+    "RENDERERS",
+    "Document",
+    "build",
+    "check_output_folder",
+    "explanation_table",
+    "metrics_document",
+    "neutralise",
+    "neutralise_frame",
+    "parse_formats",
+    "plan_cases_table",
+    "plan_states_table",
+    "provenance",
+    "run_facts",
+    "run_facts_all",
+    "staged_output",
+    "to_jsonable",
+    "write_comparison_files",
+    "write_csv",
+    "write_json",
+    "write_plan_files",
+    "write_reports",
+]

@@ -1,0 +1,183 @@
+"""The charts (matplotlib, Agg backend): drawing only; the statistics come from `optimizer.metrics`.
+
+Deterministic SVG and PNG: a fixed hash salt per chart, no dates or software names in the files.
+matplotlib is imported when the first chart is drawn, so commands without charts never pay for it.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..metrics import PlanMetrics
+
+# As a report format: the charts alone, as PNG files (the Markdown report links to them).
+FORMAT = "charts"
+
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+_MARKERS = "os^Dvp*hX<"
+
+
+@dataclass
+class Chart:
+    name: str
+    caption: str
+    figure: object  # matplotlib Figure
+
+
+def build(variants: list[tuple[str, PlanMetrics]]) -> list[Chart]:
+    """The charts of one or more variants (name, metrics), in the order the reports show them:
+    the variants compared (several only), allocation against fair share per variant, ratio to fair
+    share, Lorenz curve."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    # Text objects take some rc settings when created: build inside one rc context.
+    with matplotlib.rc_context(_rc("build")):
+        first = variants[0][1].states
+        order = list(first.sort_values(["target", "burden"], ascending=[True, True], kind="mergesort").index)
+        codes = list(dict.fromkeys(order + [c for _, m in variants for c in m.states.index if c not in order]))
+        height = max(3.0, 0.24 * len(codes) + 1.2)
+        charts = [_allocation(k, name, metrics, codes, height) for k, (name, metrics) in enumerate(variants)]
+        if len(variants) > 1:
+            charts.insert(0, _variants(variants, codes))
+        charts.append(_ratio(variants, codes, height))
+        charts.append(_lorenz(variants))
+        return charts
+
+
+def render(document) -> dict[str, bytes]:
+    """charts/<name>.png for each chart of a `document.Document` (not imported: it imports us)."""
+    return {f"charts/{chart.name}.png": png(chart) for chart in document.charts}
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    return fig, fig.add_subplot()
+
+
+def _legend_label(text: str) -> str:
+    # Matplotlib hides legend entries whose label starts with an underscore.
+    return " " + text if text.startswith("_") else text
+
+
+def _legend_below(ax, fig, entries: int) -> None:
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.045 * 12 / fig.get_figheight()), ncol=min(entries, 5), frameon=False)
+
+
+def _finish(ax, fig) -> None:
+    ax.grid(axis="x", color="#dddddd")
+    ax.set_axisbelow(True)
+    fig.tight_layout()
+
+
+def _allocation(k: int, name: str, metrics: PlanMetrics, codes: list, height: float) -> Chart:
+    per = metrics.states.reindex([c for c in codes if c in metrics.states.index])
+    fig, ax = _figure(9, height)
+    y = np.arange(len(per))
+    ax.barh(y, per["burden"], color=_PALETTE[k % 10], height=0.7, label="allocated")
+    ax.scatter(per["target"], y, color="black", marker="|", s=180, linewidths=2, zorder=3, label="fair share (target)")
+    ax.set_yticks(y, [str(c) for c in per.index])
+    ax.set_xlabel("burden units (persons unless weighted)")
+    ax.set_title(f"Allocation against fair share: {name}", loc="left")
+    ax.legend(loc="lower right", frameon=False)
+    _finish(ax, fig)
+    return Chart(f"allocation-{k + 1}", f"Allocation against fair share per state ({name}); the black mark is the target.", fig)
+
+
+def _variants(variants: list[tuple[str, PlanMetrics]], codes: list) -> Chart:
+    fig, ax = _figure(9, max(3.0, 0.32 * len(codes) + 1.2))
+    y = np.arange(len(codes))
+    width = 0.8 / len(variants)
+    for k, (name, metrics) in enumerate(variants):
+        values = metrics.states["allocated"].reindex(codes).fillna(0).to_numpy(dtype=float)
+        ax.barh(y - 0.4 + width * (k + 0.5), values, height=width, color=_PALETTE[k % 10], label=_legend_label(name))
+    ax.set_yticks(y, [str(c) for c in codes])
+    ax.set_xlabel("persons allocated")
+    ax.set_title("Variants compared: persons per state", loc="left")
+    _legend_below(ax, fig, len(variants))
+    _finish(ax, fig)
+    return Chart("comparison", "Persons allocated per state in each variant.", fig)
+
+
+def _ratio(variants: list[tuple[str, PlanMetrics]], codes: list, height: float) -> Chart:
+    fig, ax = _figure(9, height)
+    y = np.arange(len(codes))
+    for k, (name, metrics) in enumerate(variants):
+        ratio = metrics.states["ratio"].reindex(codes).to_numpy(dtype=float)
+        ax.scatter(ratio, y, color=_PALETTE[k % 10], marker=_MARKERS[k % len(_MARKERS)], s=28, label=_legend_label(name), zorder=3)
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_yticks(y, [str(c) for c in codes])
+    ax.set_xlabel("ratio to fair share (allocated / target); 1 = exactly the fair share")
+    ax.set_title("Ratio to fair share", loc="left")
+    ax.ticklabel_format(axis="x", useOffset=False)
+    if len(variants) > 1:
+        _legend_below(ax, fig, len(variants))
+    _finish(ax, fig)
+    return Chart("ratio", "Ratio to fair share per state: allocation over target (1 is exactly fair).", fig)
+
+
+def _lorenz(variants: list[tuple[str, PlanMetrics]]) -> Chart:
+    fig, ax = _figure(6, 6)
+    ax.plot([0, 1], [0, 1], color="black", linewidth=1, label="equality")
+    for k, (name, metrics) in enumerate(variants):
+        x, y = metrics.lorenz
+        gini = metrics.overall.gini
+        label = f"{name} (Gini {gini:.4f})" if math.isfinite(gini) else name
+        ax.plot(x, y, color=_PALETTE[k % 10], marker=_MARKERS[k % len(_MARKERS)], markersize=3, linewidth=1.5, label=_legend_label(label))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("cumulative share of fair-share targets")
+    ax.set_ylabel("cumulative share of allocation")
+    ax.set_title("Lorenz curve of the ratio to fair share", loc="left")
+    ax.legend(loc="upper left", frameon=False)
+    ax.grid(color="#eeeeee")
+    fig.tight_layout()
+    return Chart("lorenz", "Lorenz curve: states sorted by ratio to fair share; the further below the diagonal, the less even.", fig)
+
+
+def _rc(name: str) -> dict:
+    return {
+        "svg.hashsalt": f"relocate-{name}",
+        "svg.fonttype": "none",
+        "font.family": "sans-serif",
+        "font.size": 9,
+        "text.parse_math": False,
+        "path.simplify": True,
+    }
+
+
+def svg(chart: Chart) -> bytes:
+    import matplotlib
+
+    with matplotlib.rc_context(_rc(chart.name)):
+        buffer = io.BytesIO()
+        chart.figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+        return buffer.getvalue()
+
+
+def png(chart: Chart) -> bytes:
+    import matplotlib
+
+    with matplotlib.rc_context(_rc(chart.name)):
+        buffer = io.BytesIO()
+        chart.figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+        return buffer.getvalue()
+
+
+def inline_svg(chart: Chart) -> str:
+    """The chart as an <svg> element for an HTML page, scaling with the page up to its own width."""
+    text = svg(chart).decode("utf-8")
+    text = text[text.index("<svg") :]
+    match = re.match(r'<svg([^>]*?) width="([\d.]+)pt" height="([\d.]+)pt"', text)
+    if match:
+        width = match.group(2)
+        text = text.replace(match.group(0), f'<svg{match.group(1)} style="width:100%;max-width:{width}pt;height:auto"', 1)
+    return text.strip()
