@@ -290,8 +290,8 @@ def _summarise(result, out: Path) -> None:
     counts = plan.counts
     gap = "" if plan.status in ("optimal", "exact") else f", gap {plan.gap if plan.gap is not None else 'unknown'}"
     stderr.print(
-        f"{plan.status}{gap}: placed {counts['placed_persons']:,} of {counts['persons']:,} persons "
-        f"({counts['placed_cases']:,} of {counts['cases']:,} cases) in {len(plan.states)} states; "
+        f"{plan.status}{gap}: placed {counts.placed_persons:,} of {counts.persons:,} persons "
+        f"({counts.placed_cases:,} of {counts.cases:,} cases) in {len(plan.states)} states; "
         f"total deviation {plan.states['deviation'].abs().sum():,.2f}; written to {out}"
     )
     for tie in plan.ties:
