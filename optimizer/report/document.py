@@ -19,7 +19,7 @@ from ..metrics import METRIC_INFO, PlanMetrics, result_metrics
 from ..pipeline import RunResult
 from .charts import Chart, build as draw_charts
 from .explanation import explanation_table
-from .files import counts, provenance
+from .files import provenance
 from .formatting import fmt, metric_kind, num
 
 # Above this many cases the case list stays in plan_cases.csv only (Excel stops at 1,048,576 rows).
@@ -142,13 +142,15 @@ class View:
             columns.append((c, "caps remainder" if label == "remainder" else f"{label} effect", "sf1"))
         if (table["capped"] != "").any():
             columns.append(("capped", "Capped terms", "text"))
-        if (table["hosted_adjustment"].abs() > 1e-9).any():
-            columns.append(("hosted_adjustment", "Already hosted", "sf1"))
+        if (table["fair_adjustment"].abs() > 1e-9).any():
+            columns.append(("fair_adjustment", "Fair target − key", "sf1"))
         allocated_kind = "int" if self.result.plan.cases is None else "f1"
         columns += [("target", "Target", "f1"), ("burden", "Allocated", allocated_kind), ("difference", "Allocated − target", "sf2")]
         if table["capacity"].notna().any():
             columns += [("capacity", "Capacity", "int"), ("capacity_binding", "Capacity binding", "bool")]
         columns.append(("reason", "Why", "text"))
+        if (table["target_note"] != "").any():
+            columns.append(("target_note", "Why the fair target differs", "text"))
         return _table(table, columns)
 
     def unplaced(self) -> Unplaced | None:
@@ -165,7 +167,7 @@ class View:
 
     def cases_sentence(self, brief: bool = False) -> str:
         """Cases placed, groups kept together and links honoured (`brief`: the Markdown wording)."""
-        c = {key: num(value, 0) for key, value in counts(self.result).items()}
+        c = {key: num(value, 0) for key, value in self.result.plan.counts.as_dict().items()}
         if brief:
             return (
                 f"{c['placed_cases']} of {c['cases']} cases placed; {c['groups_kept_together']} of {c['groups']} groups kept "
@@ -242,9 +244,9 @@ class Document:
     def lead(self, brief: bool = False) -> str:
         """What the report is about, in one sentence (`brief`: without the number of family cases)."""
         first = self.views[0].result
-        what = f"{num(counts(first)['persons'], 0)} persons"
+        what = f"{num(first.plan.counts.persons, 0)} persons"
         if first.plan.cases is not None and not brief:
-            what += f" in {num(counts(first)['cases'], 0)} family cases"
+            what += f" in {num(first.plan.counts.cases, 0)} family cases"
         subject = "Variants " + ", ".join(self.names) if self.many else "Formula " + first.formula.name
         return f"{subject}; {what}; {len(first.participants)} participating states; method {first.method}."
 

@@ -40,13 +40,6 @@ def plan_cases_table(result: RunResult) -> pd.DataFrame | None:
     return result.plan.cases[columns]
 
 
-def counts(result: RunResult) -> dict[str, int]:
-    """The plan's counts as a plain dict, in the order the files list them."""
-    given = result.plan.counts
-    # `Plan.counts` was a dict and becomes a `results.Counts` (issue #10): read either.
-    return given.as_dict() if hasattr(given, "as_dict") else dict(given)
-
-
 def provenance(result: RunResult) -> dict:
     return {
         "tool": f"relocate {__version__}",
@@ -132,7 +125,7 @@ def metrics_document(result: RunResult, extra: dict | None = None) -> dict:
         },
         "objective": {st.name: st.objective for st in plan.stages},
         "stages": stages(result),
-        "counts": counts(result),
+        "counts": plan.counts.as_dict(),
         "ties": list(plan.ties),
         "provenance": provenance(result),
         "fairness": result_metrics(result).overall.to_dict(),
@@ -183,7 +176,7 @@ def write_comparison_files(comparison: Comparison, folder: Path) -> list[Path]:
                 "status": r.plan.status,
                 "gap": r.plan.gap,
                 "solver": r.plan.solver,
-                "counts": counts(r),
+                "counts": r.plan.counts.as_dict(),
                 "fairness": m.overall.to_dict(),
                 "provenance": provenance(r),
             }

@@ -9,7 +9,7 @@ from .. import __version__
 from ..io.output import json_text, to_jsonable
 from ..metrics import METRIC_INFO
 from .document import MAX_CASE_ROWS, Document, View, unplaced_cases
-from .files import counts, plan_cases_table, stages
+from .files import plan_cases_table, stages
 
 FORMAT = "json"
 
@@ -62,7 +62,7 @@ def _variant(view: View) -> dict:
         "gap": plan.gap,
         "solver": plan.solver,
         "stages": stages(result),
-        "counts": counts(result),
+        "counts": plan.counts.as_dict(),
         "ties": list(plan.ties),
         "metrics": view.metrics.overall.to_dict(),
         "lorenz": {"x": view.metrics.lorenz[0].tolist(), "y": view.metrics.lorenz[1].tolist()},
