@@ -224,6 +224,12 @@ def solve(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder, written only when the solve succeeds (default: outputs/<scenario name>).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
     report: Annotated[Optional[str], typer.Option("--report", help="Comma-separated report formats: html,md,xlsx,json,charts or none (default: all).")] = None,
+    ledger: Annotated[Optional[str], typer.Option("--ledger", "-l", help="Batch mode: the programme's ledger (SQLite file or postgresql:// URL); the batch is solved against what it holds.")] = None,
+    batch: Annotated[Optional[str], typer.Option("--batch", help="Batch mode: this batch's id (committed once).")] = None,
+    commit: Annotated[bool, typer.Option("--commit", help="Batch mode: record the batch in the ledger (otherwise a dry run).")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Batch mode: replace a committed batch with the same id.")] = False,
+    lookahead: Annotated[int, typer.Option("--lookahead", min=0, help="Batch mode: sample this many future batches from past cases and keep room for them (0: off).")] = 0,
+    year_total: Annotated[Optional[int], typer.Option("--year-total", min=0, help="Batch mode: persons planned for the year (the yearly fair share in `relocate ledger status`).")] = None,
 ) -> None:
     """Solve a plan: place family cases (or a quota total) in willing states, never splitting a family."""
     cli = _settings(
@@ -244,6 +250,19 @@ def solve(
         method=method,
     )
     settings, base_dir, _ = _scenario_settings(scenario, cli)
+    if ledger is not None or batch is not None:
+        # Batch mode (optimizer.ledger): --out is optional, the ledger is the record.
+        from .ledger.commands import solve_batch_command
+        from .report import parse_formats
+
+        parse_formats(report)
+        if out is not None:
+            _check_out(out, force, _input_paths(scenario, settings, base_dir))
+        name = settings.title or (scenario.stem if scenario else "batch")
+        solve_batch_command(settings, base_dir, name, ledger=ledger, batch=batch, commit=commit, replace=replace, lookahead=lookahead, year_total=year_total, out=out, force=force, report=report)
+        return
+    if commit or replace or lookahead or year_total is not None:
+        raise InputError("--commit, --replace, --lookahead and --year-total need --ledger and --batch")
     if out is None:
         if scenario is None:
             raise InputError("--out DIR is required without a scenario file: the folder to write the plan into")
@@ -296,6 +315,14 @@ def _summarise(result, out: Path) -> None:
     )
     for tie in plan.ties:
         stderr.print(f"tie: {tie}")
+
+
+# The programme's ledger and the Dublin IV corrective mode (optimizer.ledger; the database
+# libraries load only when one of these runs).
+from .ledger.commands import corrective_command, ledger_app  # noqa: E402 (beside the commands it joins)
+
+app.add_typer(ledger_app, name="ledger")
+app.command(name="corrective")(corrective_command)
 
 
 @app.command(name="compare")
