@@ -408,6 +408,20 @@ def compare_command(
     stderr.print(f"written to {out}", markup=False)
 
 
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option("--port", "-p", help="TCP port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; the default keeps the explorer to this machine.")] = "127.0.0.1",
+    inputs: Annotated[Optional[Path], typer.Option("--inputs", help="Folder of data files the page offers (default: the clone's inputs/).")] = None,
+) -> None:
+    """A local web page (the explorer): move the weights and watch key, quotas, metrics, chart and map change.
+
+    Python twin: optimizer.web.app.create_app() (a Starlette app) or optimizer.web.serve()."""
+    from .web import serve as serve_explorer
+
+    serve_explorer(host=host, port=port, inputs=inputs)
+
+
 def _is_usage_error(err: Exception) -> bool:
     """Click's usage errors (typer vendors click in recent versions, so match by shape, not class)."""
     return callable(getattr(err, "format_message", None)) and isinstance(getattr(err, "exit_code", None), int)

@@ -68,18 +68,18 @@ def test_parse_formats():
 def test_all_reports_for_one_quota_plan(eu2015, tmp_path):
     written = write_reports([eu2015], tmp_path, None, run=RUN)
     names = sorted(p.relative_to(tmp_path).as_posix() for p in written)
-    assert names == ["charts/allocation-1.png", "charts/lorenz.png", "charts/ratio.png", "report.html", "report.json", "report.md", "report.xlsx"]
+    assert names == ["charts/allocation-1.png", "charts/lorenz.png", "charts/map.png", "charts/ratio.png", "report.html", "report.json", "report.md", "report.xlsx"]
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     # Self-contained: no scripts, no external resources of any kind.
     assert "<script" not in page and "<link" not in page and "@import" not in page
     assert not re.search(r"url\((?!#)", page)  # only references inside the page (SVG clip paths)
     assert not re.search(r'(src|href)="(?!#)', page)
-    assert page.count("<svg") == 3 and "Lorenz curve" in page and "Ratio to fair share" in page
+    assert page.count("<svg") == 4 and "Lorenz curve" in page and "Ratio to fair share" in page
     for section in ("summary", "charts", "states", "explanation", "metrics", "provenance", "run"):
         assert f'<section id="{section}">' in page
     assert "SHA-256" in page and "relocate 0.1.0" in page and "eu-2015" in page
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
-    for chart in ("allocation-1", "ratio", "lorenz"):
+    for chart in ("map", "allocation-1", "ratio", "lorenz"):
         assert f"(charts/{chart}.png)" in md
         assert (tmp_path / "charts" / f"{chart}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     document = json.loads((tmp_path / "report.json").read_text())
@@ -94,7 +94,7 @@ def test_all_reports_for_one_quota_plan(eu2015, tmp_path):
 def test_only_the_chosen_formats(eu2015, tmp_path):
     assert write_reports([eu2015], tmp_path, "none") == []
     written = write_reports([eu2015], tmp_path, "charts", run=RUN)
-    assert all(p.parent.name == "charts" and p.suffix == ".png" for p in written) and len(written) == 3
+    assert all(p.parent.name == "charts" and p.suffix == ".png" for p in written) and len(written) == 4
     (tmp_path / "json").mkdir()
     written = write_reports([eu2015], tmp_path / "json", "json", run=RUN)
     assert [p.name for p in written] == ["report.json"]
@@ -227,7 +227,7 @@ def test_comparison_reports(tmp_path):
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "<title>Keys &amp; &lt;friends&gt;</title>" in page
     assert '<section id="comparison">' in page and "Sensitivity to the criterion weights" in page
-    assert page.count("<svg") == 2 + 3  # allocation per variant, comparison, ratio, Lorenz
+    assert page.count("<svg") == 2 + 3 + 2  # allocation per variant, comparison, ratio, Lorenz, a map per variant
     book = load_workbook(out / "report.xlsx")
     assert {"Comparison", "Sensitivity"} <= set(book.sheetnames)
     header = [c.value for c in book["Comparison"][1]]

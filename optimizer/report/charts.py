@@ -20,6 +20,8 @@ FORMAT = "charts"
 
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 _MARKERS = "os^Dvp*hX<"
+# Capacity on the allocation chart: a red triangle pointing at the limit.
+CAPACITY_MARKER = "<"
 
 
 @dataclass
@@ -31,8 +33,10 @@ class Chart:
 
 def build(variants: list[tuple[str, PlanMetrics]]) -> list[Chart]:
     """The charts of one or more variants (name, metrics), in the order the reports show them:
-    the variants compared (several only), allocation against fair share per variant, ratio to fair
-    share, Lorenz curve."""
+    the variants compared (several only), allocation against fair share and capacity per variant,
+    ratio to fair share, Lorenz curve. (The maps come from `maps`; the solidarity pool's chart
+    (fair share, pledge, gap) and the ledger's cumulative allocations belong here, after the
+    Lorenz curve, as one function each returning a Chart or None when the run has no such data.)"""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -48,6 +52,16 @@ def build(variants: list[tuple[str, PlanMetrics]]) -> list[Chart]:
         charts.append(_ratio(variants, codes, height))
         charts.append(_lorenz(variants))
         return charts
+
+
+def allocation_chart(name: str, metrics: PlanMetrics) -> Chart:
+    """One plan's allocation chart alone, in `build`'s order (the explorer redraws only this one)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    with matplotlib.rc_context(_rc("build")):
+        codes = list(metrics.states.sort_values(["target", "burden"], kind="mergesort").index)
+        return _allocation(0, name, metrics, codes, max(3.0, 0.24 * len(codes) + 1.2))
 
 
 def render(document) -> dict[str, bytes]:
@@ -83,27 +97,36 @@ def _allocation(k: int, name: str, metrics: PlanMetrics, codes: list, height: fl
     y = np.arange(len(per))
     ax.barh(y, per["burden"], color=_PALETTE[k % 10], height=0.7, label="allocated")
     ax.scatter(per["target"], y, color="black", marker="|", s=180, linewidths=2, zorder=3, label="fair share (target)")
+    capacity = per["capacity"].to_numpy(dtype=float)
+    caption = f"Allocation against fair share per state ({name}); the black mark is the target"
+    if np.isfinite(capacity).any():
+        # Capacity is in persons, like the bars unless need weights apply (then burden units >= persons).
+        ax.scatter(capacity, y, color="#b42318", marker=CAPACITY_MARKER, s=46, zorder=4, label="capacity (persons)")
+        at = per["at_capacity"].to_numpy(dtype=bool)
+        caption += f", the red triangle the capacity ({int(at.sum())} of {len(per)} states at capacity)"
     ax.set_yticks(y, [str(c) for c in per.index])
     ax.set_xlabel("burden units (persons unless weighted)")
-    ax.set_title(f"Allocation against fair share: {name}", loc="left")
+    ax.set_title(f"Allocation against fair share and capacity: {name}", loc="left")
     ax.legend(loc="lower right", frameon=False)
     _finish(ax, fig)
-    return Chart(f"allocation-{k + 1}", f"Allocation against fair share per state ({name}); the black mark is the target.", fig)
+    return Chart(f"allocation-{k + 1}", caption + ".", fig)
 
 
 def _variants(variants: list[tuple[str, PlanMetrics]], codes: list) -> Chart:
-    fig, ax = _figure(9, max(3.0, 0.32 * len(codes) + 1.2))
+    """A dot plot: one row per state, one dot per variant, joined by a line spanning their range."""
+    fig, ax = _figure(9, max(3.0, 0.24 * len(codes) + 1.2))
     y = np.arange(len(codes))
-    width = 0.8 / len(variants)
-    for k, (name, metrics) in enumerate(variants):
-        values = metrics.states["allocated"].reindex(codes).fillna(0).to_numpy(dtype=float)
-        ax.barh(y - 0.4 + width * (k + 0.5), values, height=width, color=_PALETTE[k % 10], label=_legend_label(name))
+    # A state that does not take part in a variant counts as 0 there (as in the comparison table).
+    values = np.array([m.states["allocated"].reindex(codes).fillna(0).to_numpy(dtype=float) for _, m in variants])
+    ax.hlines(y, values.min(axis=0), values.max(axis=0), color="#c7ccd1", linewidth=2, zorder=1)
+    for k, (name, _) in enumerate(variants):
+        ax.scatter(values[k], y, color=_PALETTE[k % 10], marker=_MARKERS[k % len(_MARKERS)], s=30, zorder=3, label=_legend_label(name))
     ax.set_yticks(y, [str(c) for c in codes])
     ax.set_xlabel("persons allocated")
     ax.set_title("Variants compared: persons per state", loc="left")
     _legend_below(ax, fig, len(variants))
     _finish(ax, fig)
-    return Chart("comparison", "Persons allocated per state in each variant.", fig)
+    return Chart("comparison", "Persons allocated per state in each variant: one dot per variant; the grey line spans the range.", fig)
 
 
 def _ratio(variants: list[tuple[str, PlanMetrics]], codes: list, height: float) -> Chart:
@@ -143,6 +166,11 @@ def _lorenz(variants: list[tuple[str, PlanMetrics]]) -> Chart:
     return Chart("lorenz", "Lorenz curve: states sorted by ratio to fair share; the further below the diagonal, the less even.", fig)
 
 
+def rc_settings(name: str) -> dict:
+    """The rc settings a chart is drawn and saved with (the maps module draws with them too)."""
+    return _rc(name)
+
+
 def _rc(name: str) -> dict:
     return {
         "svg.hashsalt": f"relocate-{name}",
@@ -160,7 +188,13 @@ def svg(chart: Chart) -> bytes:
     with matplotlib.rc_context(_rc(chart.name)):
         buffer = io.BytesIO()
         chart.figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-        return buffer.getvalue()
+        return _round_paths(buffer.getvalue())
+
+
+def _round_paths(svg_bytes: bytes) -> bytes:
+    """Path coordinates to 0.1 pt (matplotlib writes 6 decimals): a map's borders take a third less
+    room, and no one sees a tenth of a point."""
+    return re.sub(rb'( d="[^"]*")', lambda m: re.sub(rb"(\d+\.\d)\d+", rb"\1", m.group(1)), svg_bytes)
 
 
 def png(chart: Chart) -> bytes:

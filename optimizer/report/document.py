@@ -20,6 +20,7 @@ from ..pipeline import RunResult
 from .charts import Chart, build as draw_charts
 from .explanation import explanation_table
 from .files import provenance
+from .maps import build as draw_maps
 from .formatting import fmt, metric_kind, num
 
 # Above this many cases the case list stays in plan_cases.csv only (Excel stops at 1,048,576 rows).
@@ -236,8 +237,10 @@ class Document:
 
     @cached_property
     def charts(self) -> list[Chart]:
-        """Drawn on first use (matplotlib is slow to import) and shared by every format."""
-        return draw_charts([(v.name, v.metrics) for v in self.views])
+        """Drawn on first use (matplotlib is slow to import) and shared by every format: the maps
+        of Europe first (look before reading), then the charts."""
+        maps = draw_maps([(v.name, v.metrics, v.result.states) for v in self.views])
+        return maps + draw_charts([(v.name, v.metrics) for v in self.views])
 
     def lead(self, brief: bool = False) -> str:
         """What the report is about, in one sentence (`brief`: without the number of family cases)."""
