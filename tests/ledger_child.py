@@ -1,14 +1,18 @@
 """A child process for the ledger's process tests: commit one batch of single-person cases, and
 optionally stop inside the transaction, after the placements are inserted and before the commit.
 
-    python tests/ledger_child.py LEDGER BATCH CASES [PAUSE_MARKER GO_FILE]
+    python tests/ledger_child.py LEDGER BATCH CASES [PAUSE_MARKER GO_FILE [AT]]
 
-With a marker it writes PAUSE_MARKER once the placements are in (uncommitted) and waits until
-GO_FILE exists (a test kills it there, or lets it go on). Prints 'committed' or the error, exit 0/2.
+With a marker it writes PAUSE_MARKER when the transaction runs the statement starting with AT
+(default: the insert of the placements, so they are in but uncommitted; `SELECT LEDGER_META.VALUE`
+is the commit's first read, of the revision) and waits until GO_FILE exists (a test kills it
+there, or lets it go on). With LEDGER_CHILD_READY=PATH it writes PATH just before the commit
+starts. Prints 'committed' or the error, exit 0/2.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -35,14 +39,18 @@ def main() -> int:
     ledger = open_ledger(location)
     if len(sys.argv) > 4:
         marker, go = Path(sys.argv[4]), Path(sys.argv[5])
+        at = sys.argv[6] if len(sys.argv) > 6 else "INSERT INTO LEDGER_PLACEMENTS"
 
         @event.listens_for(ledger.engine, "after_cursor_execute")
         def pause(conn, cursor, statement, *args):
-            if statement.lstrip().upper().startswith("INSERT INTO LEDGER_PLACEMENTS"):
+            if statement.lstrip().upper().startswith(at) and not marker.exists():
                 marker.write_text("inside the transaction\n")
                 while not go.exists():
                     time.sleep(0.02)
 
+    ready = os.environ.get("LEDGER_CHILD_READY")
+    if ready:  # tells the test that start-up is over and the commit begins now
+        Path(ready).write_text("committing\n")
     try:
         ledger.commit(record(batch_id, n))
     except RelocationError as err:

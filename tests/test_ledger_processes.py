@@ -27,11 +27,16 @@ def location(request, tmp_path) -> str:
     return request.getfixturevalue("pg_url")
 
 
-def _child(location: str, batch: str, cases: int, pause: Path | None = None) -> subprocess.Popen:
+# The commit's first statement after taking the write lock: its read of the revision.
+FIRST_READ = "SELECT LEDGER_META.VALUE"
+
+
+def _child(location: str, batch: str, cases: int, pause: Path | None = None, at: str | None = None, ready: Path | None = None) -> subprocess.Popen:
     args = [sys.executable, str(CHILD), location, batch, str(cases)]
     if pause is not None:
-        args += [str(pause), str(pause.with_suffix(".go"))]
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        args += [str(pause), str(pause.with_suffix(".go"))] + ([at] if at else [])
+    env = dict(os.environ, LEDGER_CHILD_READY=str(ready)) if ready else None
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
 
 
 def _wait_for(path: Path, process: subprocess.Popen, seconds: float = 60) -> None:
@@ -62,10 +67,13 @@ def test_a_process_killed_mid_commit_commits_nothing(location, tmp_path):
 
 def test_concurrent_commits_are_serialised_never_interleaved(location, tmp_path):
     open_ledger(location)  # create the schema first: both children then only commit
-    first = _child(location, "first", 500, tmp_path / "pause")
-    _wait_for(tmp_path / "pause", first)  # first holds the write lock, mid-transaction
-    second = _child(location, "second", 500)
-    time.sleep(1.0)
+    # first stops right after its transaction began and read the revision: it holds the write
+    # lock before writing anything, so second must wait at its BEGIN, not read the same revision
+    first = _child(location, "first", 500, tmp_path / "pause", at=FIRST_READ)
+    _wait_for(tmp_path / "pause", first)
+    second = _child(location, "second", 500, ready=tmp_path / "ready")
+    _wait_for(tmp_path / "ready", second)  # its start-up is over: it is committing now
+    time.sleep(1.5)  # ample for a commit of 500 rows
     assert second.poll() is None  # waiting for the lock, not writing beside the first
     (tmp_path / "pause.go").write_text("go")
     assert first.wait(60) == 0 and second.wait(60) == 0, (first.communicate(), second.communicate())
@@ -81,10 +89,12 @@ def test_concurrent_commits_are_serialised_never_interleaved(location, tmp_path)
 
 def test_the_same_batch_committed_twice_at_once_lands_once(location, tmp_path):
     open_ledger(location)
-    first = _child(location, "week", 200, tmp_path / "pause")
+    first = _child(location, "week", 200, tmp_path / "pause", at=FIRST_READ)
     _wait_for(tmp_path / "pause", first)
-    second = _child(location, "week", 200)
-    time.sleep(0.5)
+    second = _child(location, "week", 200, ready=tmp_path / "ready")
+    _wait_for(tmp_path / "ready", second)
+    time.sleep(1.5)
+    assert second.poll() is None
     (tmp_path / "pause.go").write_text("go")
     assert first.wait(60) == 0
     assert second.wait(60) == 2
