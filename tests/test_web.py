@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import signal
 import socket
 import time
 import zipfile
@@ -218,8 +219,10 @@ def test_writes_only_in_its_temporary_folder(tmp_path):
     try:
         app = create_app(INPUTS)
         with TestClient(app) as c:
+            assert c.get("/download/plan/all.zip").status_code == 409  # nothing solved yet: nothing to send
             c.post("/upload", files={"states": ("s.csv", (INPUTS / "eu_plus_2023.csv").read_bytes(), "text/csv")})
-            assert c.get("/download/plan/all.zip").status_code in (200, 409)
+            assert "30,000 of 30,000" in c.post("/explore", data={**BASE, "data": "upload"}).text
+            assert c.get("/download/plan/all.zip").status_code == 200
             root = app.state.sessions.root
             assert [p for p in tmp_path.iterdir()] == [root]
         assert not root.exists()  # removed when the server stops
@@ -259,6 +262,11 @@ def test_relocate_serve_command():
         again = relocate_process("serve", "--port", str(port))
         assert again.returncode == 2
         assert again.stderr.strip().startswith(f"relocate: error: cannot listen on 127.0.0.1:{port}")
+        # Ctrl+C: the server stops, exits 0 and removes its temporary folder.
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=60) == 0
+        assert not Path(line.rsplit("uploads kept in ", 1)[1].split(" until")[0]).exists()
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=30)

@@ -34,7 +34,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, inputs: Path | None = None)
     hosts = tuple(dict.fromkeys([host, "127.0.0.1", "localhost"]))
     app = create_app(inputs, hosts=hosts if host not in ("0.0.0.0", "::") else ("*",))
     shown = f"[{host}]" if ":" in host else host
-    print(f"relocate explorer: http://{shown}:{port}/  (Ctrl+C stops it; data: {app.state.inputs})", flush=True)
+    print(f"relocate explorer: http://{shown}:{port}/  (Ctrl+C stops it; data: {app.state.inputs}; uploads kept in {app.state.sessions.root} until then)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
