@@ -185,6 +185,23 @@ def test_uploads_are_checked_with_the_cli_messages(client, tmp_path):
     assert rows(page, "quotas")["DE"][4] == "9"  # (1,000/3,000 + 10/40) / 2 x 30 = 8.75
 
 
+def test_states_without_a_shape_are_listed_beside_the_map(client):
+    states = "code,name,population,gdp_meur\nDE,Germany,83000000,4000000\nXR,Region <X>,2000000,90000\n".encode()
+    client.post("/upload", files={"states": ("regions.csv", states, "text/csv")})
+    page = client.post("/explore", data={**BASE, "data": "upload", "total": "1000"}).text
+    listed = re.search(r'<div class="unmapped" id="unmapped">(.*?)</div>', page, re.S).group(1)
+    cells = re.findall(r"<td>([^<]*)</td>", listed)
+    # Region X: target 1,000 x (2/85 + 0.09/4.09) / 2 = 22.77 -> 23 persons; 23 / 2,000 thousand
+    # inhabitants = 0.0115 per 1,000 (shown 0.011); ratio 23 / 22.77 = 1.010.
+    assert cells == ["XR", "Region &lt;X&gt;", "0.011", "1.010", "no shape on the map of Europe"]
+    assert rows(page, "quotas")["XR"][4] == "23"
+
+
+def test_no_shipped_data_says_what_to_do(tmp_path):
+    with TestClient(create_app(tmp_path)) as c:
+        assert "relocate: error: no states file chosen: upload one, or start relocate serve with --inputs DIR" in c.get("/").text
+
+
 def test_compare_and_download(app, client):
     client.post("/compare/clear")
     client.post("/explore", data=BASE)

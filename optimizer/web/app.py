@@ -85,7 +85,7 @@ class Explorer:
 
     async def index(self, request: Request) -> Response:
         session = self.session_of(request)
-        form = {"data": f"shipped:{default_states(self.folder)}", "preset": DEFAULT_PRESET, "method": "lp", "total": str(DEFAULT_TOTAL), "cases": "none"}
+        form = {"data": default_states(self.folder), "preset": DEFAULT_PRESET, "method": "lp", "total": str(DEFAULT_TOTAL), "cases": "none"}
         context = await run_in_threadpool(self.compute, session, form)
         return self.page("index.html", session, form=form, data_options=shipped_files(self.folder, session), comparison=None, **context)
 
@@ -198,8 +198,11 @@ def create_app(inputs: Path | None = None, max_upload_bytes: int = MAX_UPLOAD_BY
 
 
 def default_states(folder: Path) -> str:
-    """The states file the page opens on: the EU-27 + EFTA 2023 data (31 states)."""
-    return "eu_plus_2023.csv" if (folder / "eu_plus_2023.csv").exists() else next(iter(shipped_files(folder, None)), ("", ""))[0].removeprefix("shipped:")
+    """The form value of the states file the page opens on: the EU-27 + EFTA 2023 data (31 states)
+    when it is there, else the first offered, else none (the page then says what to do)."""
+    offered = [value for value, _ in shipped_files(folder, None)["states"]]
+    preferred = "shipped:eu_plus_2023.csv"
+    return preferred if preferred in offered else (offered[0] if offered else "")
 
 
 def _zip(folder: Path) -> bytes:

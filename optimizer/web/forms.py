@@ -57,6 +57,8 @@ def shipped_files(folder: Path, session: Session | None) -> dict[str, list[tuple
 
 
 def _file(value: str, role: str, folder: Path, session: Session) -> Path:
+    if not value:
+        raise InputError(f"no {role} file chosen: upload one, or start relocate serve with --inputs DIR (no data files in {folder})")
     if value == "upload":
         if role not in session.uploads:
             raise InputError(f"no {role} file uploaded yet: upload one or pick a shipped file")
