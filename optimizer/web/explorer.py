@@ -191,13 +191,12 @@ def settings_for(choices: Choices, formula: Formula) -> ScenarioSettings:
         "states": str(choices.states),
         "formula": formula.model_dump(),
         "exclude": list(choices.exclude) or None,
+        "method": choices.method,
     }
     if choices.cases is not None:
         given["cases"] = str(choices.cases)
-        given["method"] = choices.method
     else:
         given["total"] = choices.total
-        given["method"] = choices.method
     return ScenarioSettings(**given)
 
 
