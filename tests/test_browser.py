@@ -66,8 +66,28 @@ def test_moving_a_weight_updates_the_table_and_the_map(page):
     print(f"weight move -> page updated in {seconds:.2f} s (browser, server and rendering)")
 
 
-def test_a_family_plan_solves_from_the_page(page):
+def test_a_new_preset_resets_the_sliders_in_the_page(page):
+    # The sliders come back out of band with the results (htmx's hx-swap-oob): only a browser shows
+    # that they really replace the old ones.
     status = page.find_element(By.ID, "status").text
+    exclude = page.find_element(By.NAME, "exclude")
+    exclude.send_keys("LI")  # eu-2015 inverts unemployment, which Liechtenstein lacks
+    status = wait_for_new_status(page, status)
+    Select(page.find_element(By.NAME, "preset")).select_by_value("eu-2015")
+    status = wait_for_new_status(page, status)
+    assert status.startswith("eu-2015: Population 40.0%, GDP 40.0%, Asylum applications per million 10.0%, Unemployment rate 10.0%")
+    values = {s.get_attribute("name"): float(s.get_attribute("value")) for s in page.find_elements(By.CSS_SELECTOR, "#sliders input[type=range]")}
+    assert values == {"w:population": 40, "w:gdp_meur": 40, "w:asylum_per_million": 10, "w:unemployment_pct": 10, "w:area_km2": 0}
+    assert len(page.find_elements(By.CSS_SELECTOR, "#quotas tbody tr")) == 30
+    Select(page.find_element(By.NAME, "preset")).select_by_value("pact-2024")
+    status = wait_for_new_status(page, status)
+    exclude.clear()
+    exclude.send_keys(" ")  # an input event: the page recomputes without the exclusion
+    wait_for_new_status(page, status)
+
+
+def test_a_family_plan_solves_from_the_page(page):
+    status = page.find_element(By.CSS_SELECTOR, "#status, #error").text
     Select(page.find_element(By.NAME, "data")).select_by_value("shipped:example_states_2023.csv")
     status = wait_for_new_status(page, status)
     Select(page.find_element(By.NAME, "cases")).select_by_value("shipped:example_cases_2023.csv")
