@@ -65,6 +65,11 @@ TARGETS: dict[str, tuple[str, str]] = {
     # PuLP: every solve of a PuLP problem, and CBC itself
     "pulp_solve": ("pulp", "LpProblem.solve"),
     "cbc_solve": ("pulp", "PULP_CBC_CMD.actualSolve"),
+    # the maps: added to every report here, coloured by Panel.colour (the report's and the explorer's)
+    "report_maps": ("optimizer.report.document", "draw_maps"),
+    "map_colour": ("optimizer.report.maps", "Panel.colour"),
+    # the explorer's sliders turned into a formula
+    "explorer_weights": ("optimizer.web.explorer", "with_weights"),
 }
 
 
@@ -244,6 +249,24 @@ MUTATIONS: dict[str, Mutation] = {
         "lp_ties",
         returns_argument("seats"),
         ("test_apportion.py::test_lp_spreads_a_capped_surplus_by_share_not_onto_one_state",),
+    ),
+    "report_maps": Mutation(
+        "no maps in the reports",
+        "report_maps",
+        returns(lambda variants: []),
+        ("test_maps.py::test_html_report_map_shows_every_participant",),
+    ),
+    "map_colour": Mutation(
+        "every state the same colour on the maps",
+        "map_colour",
+        returns(lambda self, value: (0.5, 0.5, 0.5, 1.0)),
+        ("test_maps.py::test_map_colours_follow_the_values", "test_web.py::test_moving_a_weight_recomputes_key_quotas_metrics_and_map"),
+    ),
+    "explorer_weights": Mutation(
+        "the explorer's sliders ignored (the preset's weights always)",
+        "explorer_weights",
+        returns_argument("formula"),
+        ("test_web.py::test_moving_a_weight_recomputes_key_quotas_metrics_and_map",),
     ),
 }
 
