@@ -271,10 +271,12 @@ def solve(
 
     parse_formats(report)  # a typo fails now, not after the solve
     _check_out(out, force, _input_paths(scenario, settings, base_dir))
+    # A scenario with a [pool]: its solidarity account goes into the reports (before solving, so a bad pool fails first).
+    pool = solidarity_account(settings, base_dir, scenario=scenario) if settings.pool is not None else None
     result = run(settings, base_dir, name=(settings.title or (scenario.stem if scenario else "plan")))
     with staged_output(out, force=force) as folder:
         write_plan_files(result, folder)
-        write_reports([result], folder, formats=report)
+        write_reports([result], folder, formats=report, solidarity=pool)
     _summarise(result, out)
 
 
@@ -323,6 +325,13 @@ from .ledger.commands import corrective_command, ledger_app  # noqa: E402 (besid
 
 app.add_typer(ledger_app, name="ledger")
 app.command(name="corrective")(corrective_command)
+
+
+# The Pact's Solidarity Pool and money for places (optimizer.solidarity).
+from .solidarity import solidarity as solidarity_account  # noqa: E402
+from .solidarity.command import solidarity_command  # noqa: E402 (beside the commands it joins)
+
+app.command(name="solidarity")(solidarity_command)
 
 
 @app.command(name="compare")

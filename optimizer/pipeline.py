@@ -134,6 +134,9 @@ def run(settings: ScenarioSettings, base_dir: Path | None = None, name: str = "p
         if method != "lp":
             raise InputError(f"method '{method}' applies to quota plans (--total); a case plan is always solved by the integer program")
         result = solve_plan(chosen, key.shares, solve_settings, cases=cases)
+        if "origin" in cases.columns and "origin" not in result.cases.columns:
+            # plan_cases.csv keeps where each case comes from (the plan's rows are the input's, in order)
+            result.cases.insert(1, "origin", cases["origin"].to_numpy())
     elif method == "lp" and (solve_settings.objective == "minimax" or solve_settings.count_hosted):
         # Targets that do not sum to the total, or another objective: the model as it is.
         result = solve_plan(chosen, key.shares, solve_settings, total=settings.total)

@@ -16,7 +16,7 @@ import math
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InputError, show
 
@@ -143,6 +143,77 @@ def settings(**given: object) -> Settings:
         raise InputError(f"{key}: {message}" if key else message) from None
 
 
+# ---------------------------------------------------------------------------------------------
+# The Pact's Solidarity Pool (`relocate solidarity`, `optimizer.solidarity`): a scenario's [pool].
+
+# Regulation (EU) 2024/1351 (AMMR) Art. 12(2): the annual pool holds at least these.
+ART_12_RELOCATIONS = 30_000
+ART_12_FINANCIAL_EUR = 600_000_000
+# Dublin IV (COM(2016) 270, a proposal never adopted): EUR per applicant a state does not accept.
+DUBLIN_IV_EUR_PER_APPLICANT = 250_000
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Euros = Annotated[float, Field(ge=0, le=1e15, allow_inf_nan=False)]
+
+
+def _at_most_whole(value: float | None) -> float | None:
+    # Checked here, not by `le=1`, so the message can say how to write a percentage.
+    if value is not None and value > 1:
+        raise ValueError(f"deduction above 100% (share {value:g}); write a share as a fraction, 0.4 for 40%")
+    return value
+
+
+class Deduction(BaseModel):
+    """What a state may leave out of its fair share (AMMR Art. 61-62): a share of it, or an absolute
+    amount in relocations or in euros. Exactly one of the three."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    share: Annotated[float | None, Field(ge=0, allow_inf_nan=False), AfterValidator(_at_most_whole)] = None
+    relocations: Euros | None = None
+    eur: Euros | None = None
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> "Deduction":
+        given = [name for name in ("share", "relocations", "eur") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of share, relocations or eur")
+        return self
+
+
+class OffsetRules(BaseModel):
+    """AMMR Art. 63 responsibility offsets, as parameters: the thresholds are UNVERIFIED against
+    the Official Journal (DOMAIN.md). Fractions are of `reference` relocations (the number in the
+    Commission's proposal, Art. 12; default the pool's relocations)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Art. 63(1), read in a copy of the text: pledges >= 50% of the proposal -> a benefitting state may request offsets.
+    request_at: Fraction = 0.5
+    # Art. 63(2)(b), same copy: a state pledging >= 50% of its fair share as relocations may offer offsets.
+    offer_at: Fraction = 0.5
+    # Our reading of the mandatory offsets (not found in any text we could check): pledges below
+    # 60% of the proposal, or below the Art. 12(2) minimum.
+    mandatory_below: Fraction = 0.6
+    mandatory_minimum: PersonCount = ART_12_RELOCATIONS
+    reference: Annotated[int, Field(gt=0, le=MAX_PERSONS)] | None = None
+
+
+class PoolSettings(BaseModel):
+    """A Solidarity Pool: its size, who benefits, deductions, pledges and the offset thresholds.
+    `None` = not given (the defaults are the Art. 12(2) minima and their ratio as the price)."""
+
+    model_config = ConfigDict(extra="forbid")
+    relocations: Annotated[int, Field(gt=0, le=MAX_PERSONS)] | None = None
+    financial_eur: Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False)] | None = None
+    price_eur: Annotated[float, Field(gt=0, le=1e15, allow_inf_nan=False)] | None = None
+    benefitting: list[str] | None = None
+    # A CSV path, or a table code -> {share | relocations | eur, note}, each checked as a `Deduction`
+    # when it is read (`solidarity.inputs.deductions_from_table`), so a refusal names its key.
+    deductions: str | dict[str, dict[str, Any]] | None = None
+    pledges: str | None = None  # a CSV path
+    offsets: OffsetRules | None = None
+    trade_prices: dict[str, Euros] | None = None  # name -> EUR per place (`--trade`)
+
+
 class ScenarioSettings(BaseModel):
     """Settings a scenario, a variant or the command line can give. `None` means 'not given'; the
     solver's share of them has the same fields, types and checks as `Settings`."""
@@ -167,6 +238,7 @@ class ScenarioSettings(BaseModel):
     count_hosted: bool | None = None
     need_weights: NeedWeights = None
     capacity: dict[str, PersonCount] | None = None
+    pool: PoolSettings | None = None  # the Pact's Solidarity Pool (`relocate solidarity`)
 
 
 class Variant(ScenarioSettings):

@@ -70,6 +70,12 @@ TARGETS: dict[str, tuple[str, str]] = {
     "map_colour": ("optimizer.report.maps", "Panel.colour"),
     # the explorer's sliders turned into a formula
     "explorer_weights": ("optimizer.web.explorer", "with_weights"),
+    # the solidarity pool: deductions per state, the benefitting states' check, the IPF and its
+    # feasibility check (tests call origins.biproportional through the module)
+    "pool_deductions": ("optimizer.solidarity.pool", "_deducted"),
+    "benefitting_check": ("optimizer.solidarity.run", "check_benefitting"),
+    "ipf": ("optimizer.solidarity.origins", "biproportional"),
+    "ipf_hall": ("optimizer.solidarity.origins", "_check_hall"),
 }
 
 
@@ -267,6 +273,30 @@ MUTATIONS: dict[str, Mutation] = {
         "explorer_weights",
         returns_argument("formula"),
         ("test_web.py::test_moving_a_weight_recomputes_key_quotas_metrics_and_map",),
+    ),
+    "pool_deductions": Mutation(
+        "deductions ignored (nothing deducted)",
+        "pool_deductions",
+        returns(lambda fair, fair_eur, deductions, price: (fair * 0.0, fair * 0.0, fair * 0.0)),
+        ("test_solidarity.py::test_shipped_pool_gaps_and_totals_add_up", "test_solidarity.py::test_deductions_by_share_relocations_or_euros"),
+    ),
+    "benefitting_check": Mutation(
+        "benefitting states not checked",
+        "benefitting_check",
+        returns(lambda *args, **kwargs: None),
+        ("test_solidarity.py::test_refused_options", "test_solidarity.py::test_refusals_in_a_scenario_name_its_key"),
+    ),
+    "ipf_forbidden": Mutation(
+        "forbidden origin x destination cells ignored",
+        "ipf",
+        argument_changed(allowed=None),
+        ("test_origins.py::test_a_forbidden_cell_by_hand",),
+    ),
+    "ipf_hall": Mutation(
+        "no feasibility check before the IPF",
+        "ipf_hall",
+        returns(lambda *args, **kwargs: None),
+        ("test_origins.py::test_an_impossible_pattern_is_refused_in_words",),
     ),
 }
 

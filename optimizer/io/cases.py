@@ -16,7 +16,8 @@ from .text import MAX_PERSONS, check_identifiers, decimal_mark, first_row, missi
 
 # Columns holding semicolon lists: needs, and the state codes a case is linked to or excluded from.
 CASE_LIST_COLUMNS = ("needs", "links", "excluded")
-CASE_COLUMNS = ("case_id", "size", *CASE_LIST_COLUMNS, "group", "weight")
+# `origin`: the (benefitting) state where the applicant is now, for relocation from several states.
+CASE_COLUMNS = ("case_id", "size", *CASE_LIST_COLUMNS, "group", "weight", "origin")
 
 
 def _canonical_list(cells: pd.Series) -> pd.Series:
@@ -45,8 +46,8 @@ def load_cases(path: str | Path) -> pd.DataFrame:
     """Read and validate a cases CSV.
 
     Columns out: case_id (text), size (int), needs, links, excluded (canonical 'a;b' text), group
-    (text, '' for none), weight (float, NaN where not given). Row order is kept; the index is the
-    spreadsheet row number.
+    (text, '' for none), weight (float, NaN where not given), and origin (one state code, '' for
+    none) when the file has that column. Row order is kept; the index is the spreadsheet row number.
     """
     raw = read_csv_table(path)
     file = raw.attrs["source"]
@@ -69,6 +70,8 @@ def load_cases(path: str | Path) -> pd.DataFrame:
         ).to_numpy()
     else:
         out["weight"] = np.nan
+    if "origin" in raw.columns:
+        out["origin"] = _origins(raw["origin"], file)
     for column in raw.columns:
         if column not in CASE_COLUMNS:
             out[column] = raw[column].to_numpy(dtype=object)
@@ -76,8 +79,17 @@ def load_cases(path: str | Path) -> pd.DataFrame:
     return out
 
 
+def _origins(cells: pd.Series, file: str) -> np.ndarray:
+    """One state code per case (or none): a list is refused, a case comes from one place."""
+    several = cells.str.contains(";", regex=False) | cells.str.contains(",", regex=False)
+    if (row := first_row(several, cells)) is not None:
+        raise InputError(f"{show(cells[row])}: origin is one state code (where the applicant is now), not a list", file=file, row=row, column="origin")
+    return cells.to_numpy(dtype=object)
+
+
 def check_cases_against_states(cases: pd.DataFrame, states: pd.DataFrame) -> None:
-    """Every state code a case names must exist, and no case may link to a state it excludes."""
+    """Every state code a case names (links, excluded, origin) must exist, and no case may link
+    to a state it excludes."""
     known = set(states.index)
     file = cases.attrs.get("source")
     for column in ("links", "excluded"):
@@ -94,6 +106,15 @@ def check_cases_against_states(cases: pd.DataFrame, states: pd.DataFrame) -> Non
                 file=file,
                 row=row,
                 column=column,
+            )
+    if "origin" in cases.columns:
+        unknown = cases["origin"][(cases["origin"] != "") & ~cases["origin"].isin(known)]
+        if not unknown.empty:
+            raise InputError(
+                f"unknown origin state {show(unknown.iloc[0])} (not in {states.attrs.get('source', 'the states file')})",
+                file=file,
+                row=int(unknown.index[0]),
+                column="origin",
             )
     both = (cases["links"] != "") & (cases["excluded"] != "")
     for row in cases.index[both.to_numpy()]:

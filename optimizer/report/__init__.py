@@ -36,6 +36,7 @@ from ..pipeline import RunResult
 from . import charts, excel, html, jsonreport, markdown
 from .document import MAX_CASE_ROWS, Document, build
 from .explanation import explanation_table
+from .solidarity import SolidaritySection
 from .files import (
     metrics_document,
     plan_cases_table,
@@ -74,13 +75,15 @@ def write_reports(
     *,
     title: str | None = None,
     run: dict | None = None,
+    solidarity: object | None = None,
 ) -> list[Path]:
     """Write the selected reports for one or more results into `folder` (see module notes).
 
     `formats`: comma list of html, md, xlsx, json, charts; None or 'all' for all, 'none' for none.
     `comparison`: a `compare.Comparison` (adds the sensitivity tables); with several results and no
     comparison, the comparison tables are built from the results. `run`: the run facts to print
-    (default: the `run` entry of `folder/metrics.json` when there is one, else now)."""
+    (default: the `run` entry of `folder/metrics.json` when there is one, else now). `solidarity`:
+    an `optimizer.solidarity.SolidarityResult` whose section the reports add."""
     chosen = parse_formats(formats)
     if not chosen:
         return []
@@ -88,7 +91,8 @@ def write_reports(
     if not results:
         raise ValueError("no results to report")
     folder = Path(folder)
-    document = build(results, run if run is not None else read_run(folder, results), comparison, title)
+    section = SolidaritySection(solidarity) if solidarity is not None else None
+    document = build(results, run if run is not None else read_run(folder, results), comparison, title, section)
     wanted = set(chosen) | {need for r in RENDERERS if r.FORMAT in chosen for need in getattr(r, "NEEDS", ())}
     written = []
     for renderer in RENDERERS:

@@ -66,7 +66,9 @@ def allocation_chart(name: str, metrics: PlanMetrics) -> Chart:
 
 def render(document) -> dict[str, bytes]:
     """charts/<name>.png for each chart of a `document.Document` (not imported: it imports us)."""
-    return {f"charts/{chart.name}.png": png(chart) for chart in document.charts}
+    section = getattr(document, "solidarity", None)
+    extra = [section.chart] if section is not None else []
+    return {f"charts/{chart.name}.png": png(chart) for chart in [*document.charts, *extra]}
 
 
 def _figure(width: float, height: float):
@@ -164,6 +166,38 @@ def _lorenz(variants: list[tuple[str, PlanMetrics]]) -> Chart:
     ax.grid(color="#eeeeee")
     fig.tight_layout()
     return Chart("lorenz", "Lorenz curve: states sorted by ratio to fair share; the further below the diagonal, the less even.", fig)
+
+
+def solidarity(states, price_eur: float) -> Chart | None:
+    """The solidarity pool (`optimizer.solidarity.state_table`): per state, the pledge by kind in
+    relocation equivalents against its fair share and what is due after deductions."""
+    if states is None or not len(states):
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    with matplotlib.rc_context(_rc("solidarity")):
+        table = states.sort_values(["fair_relocations"], kind="mergesort")
+        fig, ax = _figure(9, max(3.0, 0.24 * len(table) + 1.6))
+        y = np.arange(len(table))
+        left = np.zeros(len(table))
+        kinds = (("pledged_relocations", 1.0, "relocations"), ("pledged_financial_eur", price_eur, "money / price"), ("pledged_alternative_eur", price_eur, "alternative / price"))
+        for k, (column, unit, label) in enumerate(kinds):
+            values = table[column].to_numpy(dtype=float) / unit
+            if values.any():
+                ax.barh(y, values, left=left, height=0.7, color=_PALETTE[k], label=label)
+                left += values
+        ax.scatter(table["fair_relocations"], y, color="black", marker="|", s=180, linewidths=2, zorder=3, label="fair share")
+        deducted = table["deducted_relocations"].to_numpy(dtype=float) > 0
+        if deducted.any():
+            ax.scatter(table["due_relocations"].to_numpy()[deducted], y[deducted], color=_PALETTE[3], marker="|", s=180, linewidths=2, zorder=3, label="after deductions")
+        ax.set_yticks(y, [str(c) for c in table.index])
+        ax.set_xlabel("relocation equivalents")
+        ax.set_title("Solidarity pledges against fair shares", loc="left")
+        _legend_below(ax, fig, 5)
+        _finish(ax, fig)
+        caption = "Pledges per state by kind, in relocation equivalents; the black mark is the fair share (key x pool)"
+        return Chart("solidarity", caption + (", the red one what is due after deductions." if deducted.any() else "."), fig)
 
 
 def rc_settings(name: str) -> dict:

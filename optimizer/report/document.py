@@ -217,6 +217,7 @@ class Document:
     wide: pd.DataFrame | None  # state x variant (several results, or a comparison)
     per_variant: pd.DataFrame | None  # overall metrics per variant
     sensitivity: pd.DataFrame | None
+    solidarity: object | None = None  # a report.solidarity.SolidaritySection (a scenario with a [pool])
 
     @property
     def names(self) -> list[str]:
@@ -302,11 +303,11 @@ class Document:
         return items
 
 
-def build(results: list[RunResult], run: dict, comparison: Comparison | None = None, title: str | None = None) -> Document:
+def build(results: list[RunResult], run: dict, comparison: Comparison | None = None, title: str | None = None, solidarity: object | None = None) -> Document:
     metrics = list(comparison.metrics) if comparison is not None else [result_metrics(r) for r in results]
     views = [View(i + 1, r, m, explanation_table(r), provenance(r)) for i, (r, m) in enumerate(zip(results, metrics))]
     wide, per_variant, sensitivity = _comparison_frames(views, comparison)
-    return Document(_title(results, title), views, run, comparison, wide, per_variant, sensitivity)
+    return Document(_title(results, title), views, run, comparison, wide, per_variant, sensitivity, solidarity)
 
 
 def _title(results: list[RunResult], title: str | None) -> str:

@@ -19,6 +19,7 @@ from ..io.output import neutralise
 from ..metrics import METRIC_INFO
 from .document import HEADLINE, MAX_CASE_ROWS, Document, unplaced_cases
 from .files import plan_cases_table
+from .solidarity import solidarity_frames
 
 FORMAT = "xlsx"
 
@@ -49,7 +50,19 @@ def render(document: Document) -> dict[str, bytes]:
         out.sheet("Sensitivity", document.sensitivity)
     explanation = pd.concat([v.explanation.reset_index().assign(variant=v.name) for v in views], ignore_index=True)
     out.sheet("Explanation", _variant_first(explanation))
+    if document.solidarity is not None:
+        solidarity_sheets(out, document.solidarity.result)
     return {"report.xlsx": out.close()}
+
+
+# Sheet names of the solidarity pool's tables (`report.solidarity.solidarity_frames`).
+SOLIDARITY_SHEETS = {"pool": "Solidarity pool", "states": "Solidarity states", "trade_pool": "Trade", "trade_states": "Trade states"}
+
+
+def solidarity_sheets(out: "_Book", result) -> None:
+    """The pool line by line (with articles), per state, and the settlement when there is one."""
+    for key, frame in solidarity_frames(result).items():
+        out.sheet(SOLIDARITY_SHEETS[key], frame, {"relocations_of_fair_share": "0.0%", "deduction_share": "0.0%"})
 
 
 def _variant_first(frame: pd.DataFrame) -> pd.DataFrame:

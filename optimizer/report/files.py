@@ -37,6 +37,8 @@ def plan_cases_table(result: RunResult) -> pd.DataFrame | None:
     if result.plan.cases is None:
         return None
     columns = ["case_id", "state", "size", "weight", "group", "links", "link_honoured", "reason"]
+    if "origin" in result.plan.cases.columns:
+        columns.insert(1, "origin")  # relocation from several states: where the case is now
     return result.plan.cases[columns]
 
 

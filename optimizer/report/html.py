@@ -43,7 +43,7 @@ footer{font-size:.82em;color:#667085;margin-top:40px}
 
 def render(document: Document) -> dict[str, str]:
     parts = _head(document)
-    for section in (_summary, _charts, _comparison, _states, _explanation, _cases, _metrics, _provenance, _run):
+    for section in (_summary, _charts, _comparison, _states, _solidarity, _explanation, _cases, _metrics, _provenance, _run):
         parts += section(document)
     parts.append(f"<footer>{_esc(document.views[0].provenance['tool'])}. Everything above except this Run section is the same for the same inputs.</footer>")
     parts.append("</main></body></html>")
@@ -102,7 +102,10 @@ def _head(document: Document) -> list[str]:
     toc = [("summary", "Summary"), ("charts", "Charts")]
     if document.many:
         toc.append(("comparison", "Comparison"))
-    toc += [("states", "States"), ("explanation", "How the numbers came about")]
+    toc.append(("states", "States"))
+    if document.solidarity is not None:
+        toc.append(("solidarity", "Solidarity pool"))
+    toc.append(("explanation", "How the numbers came about"))
     if document.case_views:
         toc.append(("cases", "Cases"))
     toc += [("metrics", "Metrics"), ("provenance", "Provenance"), ("run", "Run")]
@@ -174,6 +177,26 @@ def _comparison(document: Document) -> list[str]:
 def _states(document: Document) -> list[str]:
     blocks = [_per_view(document, view, _table(view.state_rows())) for view in document.views]
     return ['<section id="states"><h2>States</h2>', *blocks, "</section>"]
+
+
+def _solidarity(document: Document) -> list[str]:
+    section = document.solidarity
+    return solidarity_html(section) if section is not None else []
+
+
+def solidarity_html(section) -> list[str]:
+    """A `report.solidarity.SolidaritySection`: lead, chart, the pool line by line, per state, the
+    settlement at given prices, notes."""
+    parts = ['<section id="solidarity"><h2>Solidarity pool</h2>', f"<p>{_esc(section.lead())}</p>"]
+    chart = section.chart
+    parts.append(f'<figure id="chart-{_esc(chart.name)}">{inline_svg(chart)}<figcaption>{_esc(chart.caption)}</figcaption></figure>')
+    parts += ["<h3>The pool, line by line</h3>", _table(section.pool_rows(), wrap=True)]
+    parts += ["<h3>Fair share, pledge and gap per state</h3>", _table(section.state_rows())]
+    if section.trade_rows() is not None:
+        parts += ["<h3>Money for places at given prices</h3>", _table(section.trade_lines(), wrap=True), _table(section.trade_rows())]
+    parts += [f"<p>{_esc(note)}</p>" for note in section.notes()]
+    parts.append("</section>")
+    return parts
 
 
 def _explanation(document: Document) -> list[str]:

@@ -10,6 +10,7 @@ from ..io.output import json_text, to_jsonable
 from ..metrics import METRIC_INFO
 from .document import MAX_CASE_ROWS, Document, View, unplaced_cases
 from .files import plan_cases_table, stages
+from .solidarity import solidarity_document
 
 FORMAT = "json"
 
@@ -46,6 +47,8 @@ def report_document(document: Document) -> dict:
         if document.sensitivity is not None:
             comparison["sensitivity"] = _records(document.sensitivity)
         out["comparison"] = comparison
+    if document.solidarity is not None:
+        out["solidarity"] = solidarity_document(document.solidarity.result)
     out["run"] = document.run
     return out
 

@@ -13,7 +13,7 @@ NEEDS = ("charts",)
 
 def render(document: Document) -> dict[str, str]:
     out = [f"# {_cell(document.title)}", "", _cell(document.lead(brief=True))]
-    for section in (_summary, _charts, _comparison, _states, _explanation, _cases, _metrics, _provenance, _run):
+    for section in (_summary, _charts, _comparison, _states, _solidarity, _explanation, _cases, _metrics, _provenance, _run):
         out += section(document)
     return {"report.md": "\n".join(out)}
 
@@ -74,6 +74,23 @@ def _states(document: Document) -> list[str]:
     out = ["## States", ""]
     for view in document.views:
         out += _heading(document, view.name) + [_table(view.state_rows()), ""]
+    return out
+
+
+def _solidarity(document: Document) -> list[str]:
+    section = document.solidarity
+    return solidarity_markdown(section) if section is not None else []
+
+
+def solidarity_markdown(section) -> list[str]:
+    """A `report.solidarity.SolidaritySection` (its chart is charts/solidarity.png)."""
+    chart = section.chart
+    out = ["## Solidarity pool", "", _cell(section.lead()), "", f"![{_cell(chart.caption)}](charts/{chart.name}.png)", ""]
+    out += ["### The pool, line by line", "", _table(section.pool_rows()), ""]
+    out += ["### Fair share, pledge and gap per state", "", _table(section.state_rows()), ""]
+    if section.trade_rows() is not None:
+        out += ["### Money for places at given prices", "", _table(section.trade_lines()), "", _table(section.trade_rows()), ""]
+    out += [_cell(note) + "\n" for note in section.notes()]
     return out
 
 
