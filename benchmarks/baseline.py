@@ -27,7 +27,8 @@ import pandas as pd
 import pulp
 
 from optimizer.keys import compute_key, resolve_formula
-from optimizer.model import silence_highs_banner, targets
+from optimizer.model import silence_highs_banner
+from optimizer.targets import state_targets
 from optimizer.schema import CAPACITY_PREFIX, case_weights, load_cases, load_states, participants
 
 GAP = 1e-6
@@ -69,7 +70,9 @@ def solve_baseline(states: pd.DataFrame, shares: pd.Series, cases: pd.DataFrame,
     n_states = len(codes)
     weights = case_weights(cases)
     size = cases["size"].to_numpy(dtype=np.int64)
-    target = targets(shares, float(weights.sum())).to_numpy(dtype=float)
+    # the fair targets the model is held to (water-filled under capacities and minimums)
+    per_person = float(weights.sum()) / max(float(size.sum()), 1.0)
+    target = state_targets(states, shares, float(weights.sum()), per_person=per_person).fair
     capacity = _column(states, "capacity")
     minimum = _column(states, "minimum")
 

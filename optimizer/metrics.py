@@ -338,7 +338,6 @@ def overall_metrics(per_state: pd.DataFrame, counts: Counts | None = None) -> Fa
         r_max = r_min = max_min = math.nan
         max_state = min_state = ""
     per_1000 = per_state["per_1000"].to_numpy(dtype=float)
-    persons_placed = int(per_state["allocated"].sum())
     return FairnessMetrics(
         participants=len(per_state),
         target_total=float(t.sum()),

@@ -85,21 +85,25 @@ class Counts:
 def state_table(
     states: pd.DataFrame,
     shares: pd.Series,
-    target: np.ndarray,
+    targets,
     persons: np.ndarray,
     burden: np.ndarray,
     cases: np.ndarray,
     links_honoured: np.ndarray,
 ) -> pd.DataFrame:
-    """The per-state table of a plan (index `code`, input order): name, share, target (burden
-    units), allocated (persons), burden, cases, capacity, minimum, deviation (burden - target),
-    links_honoured, at_capacity."""
+    """The per-state table of a plan (index `code`, input order): name, share, key_target (share x
+    the burden), target (the fair, water-filled target the plan is held to; both in burden units),
+    allocated (persons), burden, cases, capacity, minimum, deviation (burden - target),
+    links_honoured, at_capacity, target_note (why target and key_target differ). `targets`: a
+    `targets.Targets`."""
+    target = targets.fair
     capacity = column_or_nan(states, "capacity")
     persons = np.asarray(persons, dtype=np.int64)
     return pd.DataFrame(
         {
             "name": states["name"].to_numpy(),
             "share": shares.to_numpy(),
+            "key_target": targets.key,
             "target": target,
             "allocated": persons,
             "burden": np.asarray(burden, dtype=float),
@@ -109,6 +113,7 @@ def state_table(
             "deviation": burden - target,
             "links_honoured": np.asarray(links_honoured, dtype=np.int64),
             "at_capacity": ~np.isnan(capacity) & (persons >= np.nan_to_num(capacity, nan=np.inf)),
+            "target_note": np.array(targets.why, dtype=object),
         },
         index=pd.Index(list(states.index), name="code"),
     )

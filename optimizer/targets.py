@@ -8,34 +8,118 @@ shares within capacities and minimums (a common water level) that quotas and pla
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .results import column_or_nan
 
 
-def hosted_persons(states: pd.DataFrame, count_hosted: bool) -> pd.Series | None:
+@dataclass(frozen=True)
+class Targets:
+    """Each state's fair share of the burden, in burden units, before any rounding.
+
+    `key`: the key's raw target, share x the burden to place. `fair`: the water-filled target the
+    plan is held to: fair_i = clip(s_i L - h_i, min_i, cap_i) at the one level L where they add
+    up to the burden (as near as the bounds allow), h_i what state i already hosts (zero unless
+    counted). Where the two differ, `why` says why in words (empty where they agree).
+    """
+
+    key: np.ndarray
+    fair: np.ndarray
+    level: float
+    hosted: np.ndarray
+    why: tuple[str, ...]
+
+
+def hosted_persons(states: pd.DataFrame, count_hosted: bool, column: str = "hosted") -> pd.Series | None:
     """Persons each state already hosts when `count_hosted` asks for them, else None; an error when
-    it asks and the states file has no `hosted` column."""
+    it asks and the states file has no such column."""
     if not count_hosted:
         return None
-    if "hosted" not in states.columns:
+    if column not in states.columns:
         raise InputError(
-            "--count-hosted needs a 'hosted' column in the states file",
+            f"--count-hosted needs a '{column}' column in the states file",
             file=states.attrs.get("source"),
-            column="hosted",
+            column=column,
         )
-    return states["hosted"]
+    values = pd.to_numeric(states[column], errors="coerce")
+    bad = values.isna() & states[column].notna() | (values < 0)
+    if bad.any():
+        code = bad.index[bad.to_numpy()][0]
+        raise InputError(
+            f"what {code} already hosts must be a number of persons, at least 0",
+            file=states.attrs.get("source"),
+            row=states.attrs.get("rows", {}).get(code),
+            column=column,
+        )
+    return values
 
 
-def fair_targets(shares: pd.Series, total_burden: float, hosted: pd.Series | None = None) -> pd.Series:
-    """Fair shares of the burden. With `hosted`, shares apply to the total plus what is already
-    hosted, and each state's target is that minus what it hosts, never below zero (stock vs flow)."""
-    if hosted is None:
-        return shares * total_burden
-    hosted = hosted.fillna(0.0)
-    return (shares * (total_burden + hosted.sum()) - hosted).clip(lower=0.0)
+def water_filled(shares, total: float, hosted=None, capacity=None, minimum=None) -> Targets:
+    """The water-filled fair shares of `total` (see `Targets`). `hosted`, `capacity`, `minimum`:
+    per state in the units of `total`, NaN or None for none.
+
+    Stock versus flow: with what each state already hosts, the new arrivals fill the lowest first,
+    so that after the plan every receiving state carries the same load per unit of key share and a
+    state already above that level gets nothing (the logic of the Dublin IV corrective allocation).
+    Capacities and minimums hold a state at its bound, and the others share what it cannot take
+    or must get at the same level, in proportion to their shares."""
+    shares = np.asarray(shares, dtype=float)
+    n = len(shares)
+    h = _per_state(hosted, n, 0.0)
+    low = np.maximum(_per_state(minimum, n, 0.0), 0.0) + h
+    high = _per_state(capacity, n, np.inf) + h
+    level = water_level(shares, low, high)(float(total) + float(h.sum())) if shares.sum() > 0 else 0.0
+    fair = np.clip(shares * level, low, high) - h
+    key = shares * float(total)
+    return Targets(key, fair, level, h, _why(shares, level, fair, key, h, low - h, high - h))
+
+
+def _per_state(values, n: int, missing: float) -> np.ndarray:
+    if values is None:
+        return np.full(n, missing)
+    out = np.asarray(values, dtype=float).copy()
+    out[np.isnan(out)] = missing
+    return out
+
+
+def _why(shares, level, fair, key, hosted, minimum, capacity) -> tuple[str, ...]:
+    """Per state, one sentence saying why its fair target differs from its key target ('' if not)."""
+    reasons = []
+    for s, f, k, h, lo, hi in zip(shares, fair, key, hosted, minimum, capacity):
+        wanted = s * level - h  # where the common level alone would put it
+        tol = 1e-9 * max(1.0, abs(k))
+        if np.isfinite(hi) and f >= hi - tol and wanted > hi + tol:
+            reasons.append(f"held at its capacity of {hi:,.1f}; the other states share what it cannot take")
+        elif lo > 0 and f <= lo + tol and wanted < lo - tol:
+            reasons.append(f"raised to its minimum of {lo:,.1f}")
+        elif h > 0 and f <= tol:
+            reasons.append(f"already hosts {h:,.0f}, at or above the common level: takes no one more")
+        elif h > 0:
+            reasons.append(f"already hosts {h:,.0f}: its share of everyone, new and hosted, less what it hosts")
+        elif f > k + tol:
+            reasons.append("takes its share of what states held at their capacity cannot take")
+        elif f < k - tol:
+            reasons.append("gives up part of its share to states raised to their minimums")
+        else:
+            reasons.append("")
+    return tuple(reasons)
+
+
+def state_targets(states: pd.DataFrame, shares: pd.Series, total: float, *, per_person: float = 1.0, count_hosted: bool = False, hosted_column: str = "hosted") -> Targets:
+    """The targets of the participants `states`: capacities, minimums and what is hosted come in
+    persons and count `per_person` burden units each (the case list's average)."""
+    hosted = hosted_persons(states, count_hosted, hosted_column)
+    return water_filled(
+        shares.to_numpy(dtype=float),
+        total,
+        hosted=None if hosted is None else pd.to_numeric(hosted, errors="coerce").to_numpy(dtype=float) * per_person,
+        capacity=column_or_nan(states, "capacity") * per_person,
+        minimum=column_or_nan(states, "minimum") * per_person,
+    )
 
 
 def bounded_quotas(shares: np.ndarray, lower: np.ndarray, upper: np.ndarray, house: float) -> np.ndarray:
@@ -71,16 +155,3 @@ def water_level(shares: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> Cal
         return float(knots[j] + fraction * (knots[j + 1] - knots[j]))
 
     return level
-
-
-def bounded_targets(target: np.ndarray, capacity: np.ndarray, minimum: np.ndarray, per_person: float, placed_burden: float) -> np.ndarray:
-    """The fair shares within capacities: a state whose capacity (or minimum) holds it is frozen
-    there, and the rest share out `placed_burden` in proportion to their targets (the reference the
-    `lp` quota method breaks its ties by, too). Capacities and minimums count persons (NaN: none);
-    they become burden units at `per_person` burden units per person."""
-    total = float(target.sum())
-    if total <= 0:
-        return target.copy()
-    upper = np.where(np.isnan(capacity), np.inf, capacity * per_person)
-    lower = np.where(np.isnan(minimum), 0.0, minimum * per_person)
-    return bounded_quotas(target / total, lower, upper, placed_burden)

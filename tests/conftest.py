@@ -51,8 +51,12 @@ TARGETS: dict[str, tuple[str, str]] = {
     "envelope": ("optimizer.model.problem", "integer_envelope"),
     # the LP relaxation of the model, solved first in quota mode: returns (bound, values)
     "relaxation": ("optimizer.model.backends.highs", "HighsBackend.solve_relaxation"),
-    # moving the overflow of full states towards the bounded targets, after the stages
-    "share_overflow": ("optimizer.model.placement", "share_overflow"),
+    # the water-filled fair targets (capacities, minimums, what is hosted) behind every target
+    "water_filled": ("optimizer.targets", "water_filled"),
+    # the last stage: least sum of squared relative deviations, by cuts
+    "squares_stage": ("optimizer.model.stages", "_fairest"),
+    # deciding and reporting the ties left after the last stage
+    "ties": ("optimizer.model.placement", "settle_ties"),
     # the links honoured greedily, before any links stage
     "greedy_honour": ("optimizer.model.stages", "honour_given"),
     # the `lp` quota method's tie-break towards the bounded quotas
@@ -194,6 +198,12 @@ def returns(make: Callable[..., Any]) -> Callable[[Callable], Callable]:
     return lambda real: make
 
 
+def _no_squares_stage(model, honoured, time_left, *rest):
+    from optimizer.results import Stage, Status
+
+    return Stage("squared_relative_deviation", 0.0, Status.OPTIMAL, 0.0, 0.0), model.counts(), honoured
+
+
 class Mutation(NamedTuple):
     what: str  # the feature switched off, in words
     target: str  # a key of TARGETS
@@ -214,11 +224,23 @@ MUTATIONS: dict[str, Mutation] = {
         returns(lambda target, unit: None),
         ("test_model.py::test_envelope_cut_is_a_valid_lower_bound",),
     ),
-    "share_overflow": Mutation(
-        "share_overflow a no-op",
-        "share_overflow",
-        returns_argument("counts"),
-        ("test_model.py::test_sharing_the_overflow_changes_no_objective",),
+    "fair_targets": Mutation(
+        "targets are the key's (no water level: capacities, minimums and what is hosted ignored)",
+        "water_filled",
+        lambda real: lambda shares, total, hosted=None, capacity=None, minimum=None: real(shares, total),
+        ("test_model.py::test_overflow_is_shared_by_the_fair_targets", "test_model.py::test_water_levels_by_hand"),
+    ),
+    "squares_stage": Mutation(
+        "no squares stage (the plan of the stages before)",
+        "squares_stage",
+        returns(_no_squares_stage),
+        ("test_model.py::test_plan_invariants_and_brute_force", "test_model.py::test_minimax_objective_lowers_the_worst_relative_deviation"),
+    ),
+    "ties": Mutation(
+        "ties neither decided nor reported",
+        "ties",
+        returns(lambda problem, counts, honoured, codes, keep_worst: (counts, ())),
+        ("test_model.py::test_minimax_objective_lowers_the_worst_relative_deviation", "test_model.py::test_shipped_example_is_within_one_person_of_every_fair_target"),
     ),
     "solver": Mutation(
         "the solver argument ignored (always HiGHS)",
@@ -443,6 +465,7 @@ class Outcome(NamedTuple):
     placed: float  # persons placed
     deviation: float  # sum over states |burden - target|
     honoured: int  # cases placed in one of their linked states
+    squares: float = 0.0  # sum over states (burden - target)^2 / target (1 where the target is 0)
 
 
 class _Instance:
@@ -463,7 +486,12 @@ class _Instance:
         self.capacity, self.minimum = column("capacity", np.inf), column("minimum", 0.0)
         self.medical_capacity = column("capacity_medical", np.inf)
         self.burden = case_weights(cases, need_weights)
-        self.target = np.asarray(shares, dtype=float) * self.burden.sum()
+        from optimizer.targets import state_targets
+
+        # the model is held to the water-filled fair targets, computed by their own step
+        per_person = self.burden.sum() / cases["size"].sum()
+        shares = pd.Series(np.asarray(shares, dtype=float), index=participants.index)
+        self.target = state_targets(participants, shares, float(self.burden.sum()), per_person=per_person).fair
         self.size = cases["size"].to_numpy(dtype=float)
         self.medical = np.array(["medical" in cell.split(";") for cell in cases["needs"]])
         self.links = [set(cell.split(";")) - {""} for cell in cases["links"]]
@@ -480,7 +508,8 @@ class _Instance:
         feasible &= ((self.minimum <= 0) | (persons >= self.minimum)).all(axis=1)
         placed, deviation = persons.sum(axis=1), np.abs(load - self.target).sum(axis=1)
         honoured = (at & self.linked[None]).sum(axis=(1, 2))
-        return [Outcome(bool(f), float(p), float(d), int(h)) for f, p, d, h in zip(feasible, placed, deviation, honoured)]
+        squares = ((load - self.target) ** 2 / np.where(self.target > 0, self.target, 1.0)).sum(axis=1)
+        return [Outcome(bool(f), float(p), float(d), int(h), float(q)) for f, p, d, h, q in zip(feasible, placed, deviation, honoured, squares)]
 
 
 def evaluate(participants: pd.DataFrame, cases: pd.DataFrame, shares, need_weights, states_of_cases) -> Outcome:
@@ -493,7 +522,7 @@ def evaluate(participants: pd.DataFrame, cases: pd.DataFrame, shares, need_weigh
 def brute_force(participants: pd.DataFrame, cases: pd.DataFrame, shares, links: str, need_weights=None, limit: int | None = None) -> Outcome | None:
     """The lexicographic optimum over every assignment of units (a case, or all cases of one group)
     to an allowed state or to none: most persons placed, then least total deviation, then most
-    links honoured. Outcome(False, 0, 0.0, 0) when no assignment keeps the capacities and minimums;
+    links honoured, then the least sum of squared relative deviations. Outcome(False, 0, 0.0, 0) when no assignment keeps the capacities and minimums;
     None when there are more than `limit` assignments to try."""
     instance = _Instance(participants, cases, shares, need_weights)
     position = {c: i for i, c in enumerate(instance.codes)}
@@ -524,5 +553,8 @@ def brute_force(participants: pd.DataFrame, cases: pd.DataFrame, shares, links: 
         return Outcome(False, 0, 0.0, 0)
     placed = max(o.placed for o in outcomes)
     deviation = min(o.deviation for o in outcomes if o.placed == placed)
-    honoured = max(o.honoured for o in outcomes if o.placed == placed and o.deviation <= deviation + 1e-7)
-    return Outcome(True, placed, deviation, honoured)
+    best = [o for o in outcomes if o.placed == placed and o.deviation <= deviation + 1e-7]
+    honoured = max(o.honoured for o in best)
+    # only soft links make honouring a stage: elsewhere the squares choose among all of `best`
+    squares = min(o.squares for o in best if o.honoured == honoured or links != "soft")
+    return Outcome(True, placed, deviation, honoured, squares)

@@ -20,8 +20,9 @@ from optimizer.apportion import (
     apportion,
     canonical_method,
 )
+from optimizer.apportion.rules import _quota_method
 from optimizer.errors import InfeasibleError, InputError
-from conftest import resolve, spy
+from conftest import INPUTS, relocate_process, resolve, spy
 
 DIVISOR_METHODS = ("jefferson", "webster", "huntington-hill", "adams", "dean")
 DIVISORS = {
@@ -429,6 +430,52 @@ def test_divisor_head_start_changes_nothing_but_speed(case, method):
     slow, slow_ties = _divisor_method(problem, method, head_start=False)
     assert fast.tolist() == slow.tolist()
     assert fast_ties == slow_ties
+
+
+@PROPERTY_SETTINGS
+@given(cases(bounded=True, max_total=3000))
+def test_quota_head_start_changes_nothing_but_speed(case):
+    """The quota method from its head start (the allocation a few seats before the end, found as
+    the greedy basis of a scheduling matroid) gives what giving every seat in turn gives, ties
+    and their wording included."""
+    weights, total, capacity, minimum = case
+    problem = _build_problem(weights, total, capacity, minimum, None)
+    fast, fast_ties = _quota_method(problem)
+    slow, slow_ties = _quota_method(problem, head_start=False)
+    assert fast.tolist() == slow.tolist()
+    assert fast_ties == slow_ties
+
+
+def test_quota_head_start_on_a_tie_settled_early():
+    """Two equal small states at 105.96 seats each: one gets the 106th seat at a house size a dozen
+    seats before the end, the other never does. The loop from the head start would not see that
+    tie, so the head start moves back until it does."""
+    problem = _build_problem([10, 12, 1, 1], 2543, None, None, None)
+    fast, fast_ties = _quota_method(problem)
+    assert fast.tolist() == [1060, 1272, 106, 105]
+    assert [t.description for t in fast_ties] == [
+        "3 and 4 tie for the last 1 seat (equal priority 0.00943396); given in input order to 3",
+        "1, 2 and 4 tie for the last 2 seats (equal priority 0.00943396); given in input order to 1 and 2",
+    ]
+    slow, slow_ties = _quota_method(problem, head_start=False)
+    assert (fast.tolist(), fast_ties) == (slow.tolist(), slow_ties)
+
+
+@pytest.mark.parametrize("method", ["quota", "webster", "jefferson", "huntington-hill", "hamilton"])
+def test_rule_methods_take_time_independent_of_the_total(method):
+    """A billion persons among the 31 states of 2023 under the Pact key: the rule-based methods
+    answer in seconds (giving the seats one by one took hours for the quota method). Hamilton and
+    the quota method keep quota (every state within one person of its exact share); the divisor
+    methods stay within a few persons (Jefferson favours the large states by design)."""
+    done = relocate_process(
+        "apportion", INPUTS / "eu_plus_2023.csv", "--total", "1000000000", "-f", "pact-2024", "--method", method, "--format", "csv", timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split(",") for line in done.stdout.splitlines()[1:]]
+    allocated = np.array([int(r[4]) for r in rows])
+    target = np.array([float(r[3]) for r in rows])
+    assert allocated.sum() == 1_000_000_000 and len(rows) == 31
+    assert np.all(np.abs(allocated - target) < (1 if method in ("quota", "hamilton") else len(rows)))
 
 
 @PROPERTY_SETTINGS

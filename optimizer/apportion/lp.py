@@ -11,6 +11,7 @@ import pandas as pd
 from ..model import quota_types, solve
 from ..results import overall_status
 from ..settings import Settings
+from ..targets import Targets
 from .problem import _MIP_GAP, Tie, _Problem, _bounded_quota_function, _make_tie, _number
 
 
@@ -67,8 +68,10 @@ def _solve_lp(
     weights = np.asarray(targets, dtype=float)
     shares = pd.Series(weights / weights.sum() if weights.sum() > 0 else np.full(size, 1 / size), index=states.index)
     settings = Settings(solver=solver, time_limit=time_limit, gap=_MIP_GAP)
-    # share=False: _canonical_optimum breaks the ties (towards the bounded quotas, then by label).
-    solution = solve(states, shares, quota_types(int(total), size), settings, share=False)
+    # fairest=False: _canonical_optimum chooses among the least-deviation plans (towards the
+    # bounded quotas, then by label) and reports the ties, as the other methods do
+    # targets: the classical problem's (share x total), not the model's water-filled ones
+    solution = solve(states, shares, quota_types(int(total), size), settings, fairest=False, targets=Targets(weights, weights, 0.0, np.zeros(size), ("",) * size))
     allocation = solution.counts[0].astype(np.int64)
     status, gap = overall_status(solution.stages)
     status, gap = status.value, math.nan if gap is None else gap

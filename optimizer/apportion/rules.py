@@ -130,12 +130,14 @@ def _divisor_head_start(problem: _Problem, method: str) -> np.ndarray:
     return sure_seats(low).astype(np.int64)
 
 
-def _quota_method(problem: _Problem) -> tuple[np.ndarray, list[Tie]]:
+def _quota_method(problem: _Problem, *, head_start: bool = True) -> tuple[np.ndarray, list[Tie]]:
     """Balinski-Young quota method: Jefferson seat by seat, but a state may take the seat of house
     size h + 1 only while it holds fewer than its upper quota ceil(q_i(h + 1)).
 
     With bounds, q_i is the bounded quota (see `_bounded_quota_function`), which guarantees that
-    some state below capacity is always eligible.
+    some state below capacity is always eligible. `head_start` starts the seat-by-seat loop a few
+    seats before the end, from the allocation the loop would have reached there (see
+    `_quota_head_start`); it changes the speed, not the result.
     """
     level_at = _water_level(problem)
     tol = problem.tol
@@ -147,7 +149,123 @@ def _quota_method(problem: _Problem) -> tuple[np.ndarray, list[Tie]]:
         # seats < ceil(clamp(s * L, min, cap)) reduces to s * L > seats for a state below capacity
         return (seats < problem.upper) & (problem.shares * level_at(house) > seats + tol)
 
-    return _assign_seat_by_seat(problem, problem.lower.copy(), priority, eligible)
+    tail = 2 * problem.size + 1
+    while True:
+        start = _quota_head_start(problem, level_at, tail) if head_start else problem.lower.copy()
+        seats, ties = _assign_seat_by_seat(problem, start, priority, eligible)
+        if start.sum() == problem.lower.sum() or not _tie_before(problem, level_at, start, seats):
+            return seats, ties
+        # A tie for a seat given before the loop started would go unreported: start earlier.
+        tail *= 4
+
+
+def _tie_before(problem: _Problem, level_at: Callable[[float], float], start: np.ndarray, seats: np.ndarray) -> bool:
+    """Whether some state's last seat, given before the loop started (at `start`), had the same
+    priority as the next seat of a state still eligible at the end: the seat-by-seat loop would
+    have reported that tie (a state that loses a tie and never gets another seat), this one
+    cannot have seen it."""
+    owed = _released(problem, level_at, np.array([problem.total]))[:, 0]
+    waiting = (seats < owed) & (problem.weights > 0)
+    settled = (seats > problem.lower) & (start >= seats)
+    if not waiting.any() or not settled.any():
+        return False
+    following = problem.weights[waiting] / (seats[waiting] + 1.0)
+    last = problem.weights[settled] / seats[settled]
+    return bool(np.any(np.abs(last[:, None] - following[None, :]) <= REL_TOL * np.maximum(last[:, None], following[None, :])))
+
+
+def _quota_head_start(problem: _Problem, level_at: Callable[[float], float], tail: int) -> np.ndarray:
+    """The quota method's allocation at house size D = total - `tail`, computed without giving the
+    seats one by one, so that the work does not grow with the total.
+
+    Seen as a schedule, the method gives one seat per house size to the highest-priority seat that
+    is "released": state i's k-th seat has priority w_i / k and is released at the first house size
+    where k <= U_i(h), its upper quota (`_released`). Giving unit jobs with release times by
+    highest priority first yields, at every house size D, the highest-priority set of seats that
+    can all be given by D: the greedy basis of the matroid of such sets. A set of seats a (prefixes
+    per state, as every state's seats are) can be given by D when, for every h <= D, the seats
+    released after h fit into the D - h house sizes left (`_schedulable`). The method keeps quota,
+    so a_i is the floor of the bounded quota or one more: the floors are all in the basis, and the
+    few seats left go, by priority, to the states whose extra seat keeps the set schedulable.
+    Checked against the seat-by-seat loop on random bounded and unbounded problems, ties included
+    (tests/test_apportion.py).
+    """
+    size = problem.size
+    house = problem.total - tail
+    if house <= int(problem.lower.sum()):
+        return problem.lower.copy()
+    quotas = _bounded_quota_function(problem)(house)
+    released = _released(problem, level_at, np.array([house]))[:, 0]
+    floors = np.minimum(np.clip(np.floor(quotas + problem.tol), problem.lower, problem.upper).astype(np.int64), released)
+    left = house - int(floors.sum())
+    candidates = [i for i in range(size) if floors[i] < released[i]]
+    if left < 0 or left > len(candidates):
+        return problem.lower.copy()  # not the shape the method guarantees: give every seat in turn
+    candidates.sort(key=lambda i: (-problem.weights[i] / (floors[i] + 1.0), i))
+    candidates = _ties_in_input_order(problem, floors, candidates)
+    seats = floors.copy()
+    for i in candidates:
+        if left == 0:
+            break
+        seats[i] += 1
+        if _schedulable(problem, level_at, seats, house):
+            left -= 1
+        else:
+            seats[i] -= 1
+    return seats if left == 0 else problem.lower.copy()
+
+
+def _ties_in_input_order(problem: _Problem, floors: np.ndarray, order: list[int]) -> list[int]:
+    """`order` (by priority) with priorities equal within REL_TOL put in input order, as the loop
+    breaks such ties."""
+    out: list[int] = []
+    while order:
+        level = problem.weights[order[0]] / (floors[order[0]] + 1.0)
+        same = [i for i in order if problem.weights[i] / (floors[i] + 1.0) >= _lowest_equal_priority(level)]
+        out += sorted(same)
+        order = [i for i in order if i not in same]
+    return out
+
+
+def _released(problem: _Problem, level_at: Callable[[float], float], houses: np.ndarray) -> np.ndarray:
+    """U_i(h) for each house size h (columns): the seats state i may hold at house size h under
+    the quota method, clamp(ceil(s_i L(h) - tol), min_i, cap_i)."""
+    if problem.unbounded:
+        levels = houses.astype(float)
+    else:
+        levels = np.fromiter((level_at(float(h)) for h in houses), dtype=float, count=len(houses))
+    owed = np.ceil(np.maximum(problem.shares[:, None] * levels[None, :] - problem.tol, 0.0))
+    return np.clip(owed, problem.lower[:, None], problem.upper[:, None])
+
+
+# House sizes checked per step of `_schedulable` (bounds the memory: n states x this many floats).
+_CHUNK = 1 << 16
+
+
+def _schedulable(problem: _Problem, level_at: Callable[[float], float], seats: np.ndarray, house: int) -> bool:
+    """Whether the seats `seats` (at most `house` of them) can all be given by house size `house`:
+    for every h, the seats released after h, sum_i max(0, a_i - U_i(h)), fit into the house - h
+    sizes left. As sum_i U_i(h) >= h (some state is always eligible), that can only fail once some
+    state's next seat, beyond a_i, is released; so only house sizes from there on are checked:
+    fewer than 1 / (smallest share) of them, however large the house."""
+    first = house
+    for i in np.flatnonzero(seats < problem.upper):
+        low, high = int(problem.lower.sum()), house
+        if _released(problem, level_at, np.array([high]))[i, 0] <= seats[i]:
+            continue
+        while low < high:  # the first house size at which state i's next seat is released
+            middle = (low + high) // 2
+            if _released(problem, level_at, np.array([middle]))[i, 0] > seats[i]:
+                high = middle
+            else:
+                low = middle + 1
+        first = min(first, low)
+    for begin in range(first, house + 1, _CHUNK):
+        houses = np.arange(begin, min(begin + _CHUNK, house + 1))
+        late = np.maximum(seats[:, None] - _released(problem, level_at, houses), 0.0).sum(axis=0)
+        if np.any(late > house - houses):
+            return False
+    return True
 
 
 def _assign_seat_by_seat(

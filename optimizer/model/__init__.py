@@ -5,8 +5,8 @@ or stays unplaced. Interchangeable units are aggregated into one integer variabl
 (`types`); the numbers one plan is solved over are a `Problem` (`problem`); the model is one matrix
 (`matrix`) mirrored into a solver `Backend` (`backends/`: HiGHS in bulk, or PuLP with CBC or
 HiGHS); the lexicographic stages are written once (`stages`) and start from a greedy plan
-(`warmstart`); the counts become cases (`assign`) and the overflow of full states is shared
-(`overflow`). `placement` runs these phases: `plan()` is the whole step. Quota mode (a total, no
+(`warmstart`); ties left after the last stage are decided and reported (`ties`) and the counts
+become cases (`assign`). `placement` runs these phases: `plan()` is the whole step. Quota mode (a total, no
 case list) is the same model with one type of one-person case.
 
 Two things make the solver fast and its answers proven: cuts that give the LP relaxation the exact
@@ -17,10 +17,9 @@ only when every stage was proven optimal; otherwise it is `feasible` with the la
 
 from ..results import Plan, Stage, Status
 from ..settings import Settings
-from ..targets import fair_targets as targets, hosted_persons
+from ..targets import Targets, hosted_persons, state_targets, water_filled
 from .assign import REASON_CAPACITY, REASON_NEED, REASON_NO_STATE, REASON_TOO_LARGE, assign_units, explain_infeasible, spread
 from .backends.highs import HIGHS_OPTIONS, silence_highs_banner
-from .overflow import share_overflow
 from .placement import Solution, plan, solve
 from .problem import Problem, burden_unit, integer_envelope
 from .types import CaseTypes, build_types, quota_types
@@ -30,6 +29,6 @@ _integer_envelope = integer_envelope  # the name the tests knew
 __all__ = [
     "CaseTypes", "HIGHS_OPTIONS", "Plan", "Problem", "REASON_CAPACITY", "REASON_NEED", "REASON_NO_STATE",
     "REASON_TOO_LARGE", "Settings", "Solution", "Stage", "Status", "assign_units", "build_types", "burden_unit",
-    "explain_infeasible", "hosted_persons", "integer_envelope", "plan", "quota_types", "share_overflow",
-    "silence_highs_banner", "solve", "spread", "targets",
+    "explain_infeasible", "hosted_persons", "integer_envelope", "plan", "quota_types",
+    "silence_highs_banner", "solve", "spread", "state_targets", "Targets", "water_filled",
 ]

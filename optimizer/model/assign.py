@@ -138,11 +138,11 @@ def spread(excluded_units: np.ndarray, plain_units: int, places: np.ndarray) -> 
 
 def assign_units(types: CaseTypes, counts: np.ndarray, honoured: np.ndarray) -> np.ndarray:
     """State position per unit (-1: unplaced). Within a base type, honoured linked units go first to
-    their linked states; the rest, in input order, fill the remaining places in state order (units
+    their linked states; the rest, in case id order, fill the remaining places in state order (units
     excluded from a state are handed out first, never to that state: `spread`)."""
     n_states = counts.shape[1]
     state = np.full(len(types.unit_base), -1, dtype=np.int64)
-    order = np.argsort(types.unit_base, kind="stable")
+    order = np.lexsort((types.unit_rank, types.unit_base))
     bounds = np.concatenate([[0], np.cumsum(np.bincount(types.unit_base, minlength=types.n_types))])
     classes_of: dict[int, list[int]] = {}
     for l, t in enumerate(types.link_base):
@@ -242,7 +242,7 @@ class CasePlan:
 
 
 def assign_cases(cases: pd.DataFrame, weights: np.ndarray, types: CaseTypes, counts: np.ndarray, honoured: np.ndarray, states: pd.DataFrame) -> CasePlan:
-    """Hand out the counts to cases (deterministically, input order) and tally the result."""
+    """Hand out the counts to cases (deterministically: units in case id order) and tally the result."""
     n_states = len(states)
     unit_state = assign_units(types, counts, honoured)
     case_state = unit_state[types.unit_of_case]

@@ -20,8 +20,9 @@ from .types import hall_rows
 
 
 def tolerance(value: float) -> float:
-    """Slack on a fixing row: later stages stay within the optimum found, up to float noise."""
-    return 1e-7 * max(1.0, abs(value)) + 1e-9
+    """Slack on a fixing row: later stages stay within the optimum found, up to the solvers'
+    feasibility tolerances (CBC's values can sit 1e-7 off an optimum it reports)."""
+    return 1e-6 * max(1.0, abs(value))
 
 
 class PlacementModel:
@@ -42,6 +43,7 @@ class PlacementModel:
         self.d_cols = self.d0 + np.arange(n_states)
         self.worst: int | None = None
         self.y0: int | None = None
+        self.q0: int | None = None
         self.n_rows = 0
         # Every row as added: (first row, rows, columns, values, lower, upper).
         self._rows: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -218,6 +220,42 @@ class PlacementModel:
             rows, cols = np.concatenate(rows), np.concatenate(cols)
             self._add_rows(np.full(len(hall_t), -np.inf), types.limit[hall_t, hall_s].astype(float), rows, cols, np.ones(len(rows)))
 
+    def add_squares(self) -> None:
+        """q columns, one per state, for the squared relative deviation (B_s - T_s)^2 / scale_s;
+        bounded from below by the cuts `cut_squares` adds where a solution needs them."""
+        self.q0 = self._add_columns(np.full(self.problem.n_states, np.inf), integer=False)
+        self.q_cols = self.q0 + np.arange(self.problem.n_states)
+
+    def cut_squares(self, states: np.ndarray, at: np.ndarray, unit: float | None) -> None:
+        """Cuts q_s >= f_s(at_s) + slope (B_s - at_s) for each state in `states`, where f_s is the
+        squared relative deviation. With a burden unit every B_s is a multiple of it, so the two
+        secants to the neighbouring multiples are exact there (f is convex, and the secants meet f
+        at every multiple they join); without one, the tangent at `at_s`."""
+        problem = self.problem
+        target, scale = problem.target[states], problem.scales()[states]
+        value = (at - target) ** 2 / scale
+        if unit is None:
+            slopes = [2 * (at - target) / scale]
+        else:
+            slopes = [((at + step - target) ** 2 / scale - value) / step for step in (unit, -unit)]
+        weight = problem.types.burden[self.xt].astype(float)
+        for slope in slopes:
+            # q_s - slope * sum_t w_t x_ts >= value - slope * at
+            rank = np.full(problem.n_states, -1)
+            rank[states] = np.arange(len(states))
+            pick = rank[self.xs] >= 0
+            self._add_rows(
+                value - slope * at,
+                np.full(len(states), np.inf),
+                np.concatenate([np.arange(len(states)), rank[self.xs[pick]]]),
+                np.concatenate([self.q_cols[states], np.arange(len(self.xt))[pick]]),
+                np.concatenate([np.ones(len(states)), -slope[rank[self.xs[pick]]] * weight[pick]]),
+            )
+
+    def burden(self) -> np.ndarray:
+        """Burden units per state of the current solution."""
+        return np.bincount(self.xs, weights=self.x() * self.problem.types.burden[self.xt], minlength=self.problem.n_states)
+
     # -- solving -------------------------------------------------------------------------------
 
     def objective(self, cols: np.ndarray, values: np.ndarray, maximize: bool = False) -> None:
@@ -241,6 +279,8 @@ class PlacementModel:
             values[self.worst] = float((np.abs(burden - problem.target) / problem.scales()).max()) if problem.n_states else 0.0
         if self.y0 is not None and y is not None:
             values[self.y0 : self.y0 + len(self.yl)] = y[self.yl, self.ys]
+        if self.q0 is not None:
+            values[self.q_cols] = problem.squares(burden)
         return values
 
     def run(self, time_left: float | None, name: str) -> Stage:

@@ -8,7 +8,7 @@ list (the `lp` quota method).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -17,13 +17,13 @@ from ..errors import InputError
 from ..results import Counts, Plan, Stage, overall_status, state_table
 from ..io.cases import case_weights
 from ..settings import Objective, Settings
-from ..targets import fair_targets, hosted_persons
+from ..targets import Targets, state_targets
 from .assign import assign_cases, explain_infeasible
 from .backends import make_backend
 from .matrix import PlacementModel
-from .overflow import share_overflow
 from .problem import make_problem
 from .stages import solve_stages
+from .ties import settle_ties
 from .types import CaseTypes, build_types, quota_types
 from .warmstart import warm_start
 
@@ -36,9 +36,15 @@ class Solution:
     counts: np.ndarray
     honoured: np.ndarray
     stages: tuple[Stage, ...]
-    target: pd.Series
+    targets: Targets
     times: dict[str, float]
     backend: str
+    ties: tuple[str, ...] = ()
+
+    @property
+    def target(self) -> np.ndarray:
+        """The fair targets the stages were solved against (burden units)."""
+        return self.targets.fair
 
 
 def solve(
@@ -48,19 +54,23 @@ def solve(
     settings: Settings,
     *,
     reference: bool = False,
-    share: bool = True,
+    fairest: bool = True,
+    targets: Targets | None = None,
 ) -> Solution:
     """Solve the placement of `types` among the participants `states`.
 
     With `reference`, HiGHS solves the PuLP formulation of the same matrix (slower; for tests and
-    checks) instead of the matrix loaded in bulk. With `share` (the default), the solver's plan is
-    moved towards the fair shares within capacities (`share_overflow`); the `lp` quota method
-    breaks its ties its own way and turns that off.
+    checks) instead of the matrix loaded in bulk. Without `fairest` the stages end at the total
+    deviation (and links): for a caller that chooses among those optima by a rule of its own.
+    `targets`: the targets to hold the plan to, when not the fair targets of `states`.
     """
     t0 = time.perf_counter()
     total_burden = float((types.count * types.burden).sum())
-    target = fair_targets(shares, total_burden, hosted_persons(states, settings.count_hosted))
-    problem = make_problem(states, target.to_numpy(dtype=float), types)
+    total_persons = float((types.count * types.persons).sum())
+    per_person = total_burden / total_persons if total_persons > 0 else 1.0
+    if targets is None:
+        targets = state_targets(states, shares, total_burden, per_person=per_person, count_hosted=settings.count_hosted, hosted_column=settings.hosted_column)
+    problem = make_problem(states, targets.fair, types)
     t1 = time.perf_counter()
     start_x, start_y = warm_start(types, problem.capacity, problem.need_capacity, problem.target)
     t2 = time.perf_counter()
@@ -72,14 +82,14 @@ def solve(
 
     backend = make_backend(settings, reference)
     model = PlacementModel(problem, backend)
-    solved = solve_stages(model, settings, start_x, start_y, time_left, lambda: explain_infeasible(states, types))
-    counts = solved.counts
-    if share:
-        counts = share_overflow(problem, counts, solved.honoured, keep_worst=settings.objective == Objective.MINIMAX)
+    solved = solve_stages(model, settings, start_x, start_y, time_left, lambda: explain_infeasible(states, types), fairest)
+    counts, ties = solved.counts, ()
+    if fairest:  # without the last stage the caller decides the ties its own way
+        counts, ties = settle_ties(problem, solved.counts, solved.honoured, list(states.index), settings.objective == Objective.MINIMAX)
     solve_seconds = sum(st.seconds for st in solved.stages)
     build_seconds = (t1 - t0) + (time.perf_counter() - t2) - solve_seconds
     times = {"warm_start": t2 - t1, "build": build_seconds, "solve": solve_seconds}
-    return Solution(counts, solved.honoured, solved.stages, target, times, backend.name)
+    return Solution(counts, solved.honoured, solved.stages, targets, times, backend.name, ties)
 
 
 def plan(
@@ -91,9 +101,17 @@ def plan(
     total: int | None = None,
     reference: bool = False,
 ) -> Plan:
-    """Create, solve, assign and tally: the whole step from targets to a plan. `reference`: see `solve`."""
+    """Create, solve, assign and tally: the whole step from targets to a plan. `reference`: see `solve`.
+
+    The model sees the states in code order, whatever their order in the input: the solver's
+    choice among equally good plans then cannot depend on the order of the rows. The per-state
+    table comes back in input order."""
     if (cases is None) == (total is None):
         raise InputError("give either a case list or a total, not both or neither")
+    in_code_order = sorted(states.index, key=str)
+    if list(states.index) != in_code_order:
+        result = plan(states.loc[in_code_order], shares.loc[in_code_order], settings, cases=cases, total=total, reference=reference)
+        return replace(result, states=result.states.loc[list(states.index)])
     t0 = time.perf_counter()
     n_states = len(states)
     types = build_types(cases, list(states.index), settings) if cases is not None else quota_types(int(total), n_states)
@@ -101,12 +119,11 @@ def plan(
     solution = solve(states, shares, types, settings, reference=reference)
     t1 = time.perf_counter()
 
-    target = solution.target.to_numpy()
     counts = solution.counts
     total_persons = int((types.count * types.persons).sum())
     if cases is not None:
         placed = assign_cases(cases, case_weights(cases, settings.need_weights), types, counts, solution.honoured, states)
-        table = state_table(states, shares, target, placed.persons, placed.burden, placed.cases, placed.links_honoured)
+        table = state_table(states, shares, solution.targets, placed.persons, placed.burden, placed.cases, placed.links_honoured)
         tally = Counts(
             cases=len(cases),
             persons=total_persons,
@@ -123,7 +140,7 @@ def plan(
         case_table = placed.table
     else:
         persons = counts[0].astype(np.int64)
-        table = state_table(states, shares, target, persons, persons.astype(float), persons, np.zeros(n_states))
+        table = state_table(states, shares, solution.targets, persons, persons.astype(float), persons, np.zeros(n_states))
         tally = Counts(cases=int(total), persons=total_persons, placed_persons=int(persons.sum()), placed_cases=int(persons.sum()))
         case_table = None
     for need, q in types.need_persons.items():
@@ -141,5 +158,6 @@ def plan(
         times=times,
         counts=tally,
         need_dimensions=tuple(types.need_persons),
+        ties=solution.ties,
         backend=solution.backend,
     )

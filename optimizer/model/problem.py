@@ -15,7 +15,6 @@ import pandas as pd
 
 from ..results import column_or_nan
 from ..io.states import CAPACITY_PREFIX
-from ..targets import bounded_targets
 from .types import CaseTypes
 
 
@@ -30,6 +29,7 @@ class Problem:
     need_capacity: dict[str, np.ndarray]
     envelope: list[tuple[float, float] | None]
     total_persons: int
+    unit: float | None  # the burden unit every plan's state burdens are multiples of (None: none)
 
     @property
     def n_states(self) -> int:
@@ -58,13 +58,9 @@ class Problem:
         """What a state's deviation is divided by for its relative deviation (1 where the target is 0)."""
         return np.where(self.target > 0, self.target, 1.0)
 
-    def bounded_targets(self, placed_burden: float) -> np.ndarray:
-        """The fair shares within capacities (`targets.bounded_targets`), at the case list's
-        average burden per person."""
-        types = self.types
-        persons = float((types.count * types.persons).sum())
-        per_person = float((types.count * types.burden).sum()) / persons if persons > 0 else 1.0
-        return bounded_targets(self.target, self.capacity, self.minimum, per_person, placed_burden)
+    def squares(self, burden: np.ndarray) -> np.ndarray:
+        """Each state's squared relative deviation (B_s - T_s)^2 / scale_s (the Sainte-Lague measure)."""
+        return (burden - self.target) ** 2 / self.scales()
 
 
 def make_problem(states: pd.DataFrame, target: np.ndarray, types: CaseTypes) -> Problem:
@@ -77,6 +73,7 @@ def make_problem(states: pd.DataFrame, target: np.ndarray, types: CaseTypes) -> 
         need_capacity={n: column_or_nan(states, CAPACITY_PREFIX + n) for n in types.need_persons},
         envelope=[integer_envelope(float(value), unit) for value in target],
         total_persons=int((types.count * types.persons).sum()),
+        unit=unit,
     )
 
 

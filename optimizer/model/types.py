@@ -12,7 +12,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ..io.cases import case_weights
+from ..io.cases import case_weights, need_counts
 from ..settings import Links, Settings
 
 
@@ -60,6 +60,9 @@ class CaseTypes:
     unit_of_case: np.ndarray | None = None
     unit_members: np.ndarray | None = None
     unit_offsets: np.ndarray | None = None
+    # per unit: its rank by the smallest case id among its members (the order units are handed out
+    # in, so that which case goes where does not depend on the order of the rows)
+    unit_rank: np.ndarray | None = None
 
     @property
     def n_types(self) -> int:
@@ -176,7 +179,8 @@ def _link_classes(links: np.ndarray, unit_of_case: np.ndarray, allowed: np.ndarr
     frame = pd.DataFrame(honour, columns=[f"s{s}" for s in range(n_states)])
     frame.insert(0, "excluded", unit_excluded[linked_units])
     frame.insert(0, "base", unit_base[linked_units])
-    classes = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy().astype(np.int64)
+    # sorted keys: the classes (and so the model's columns) do not depend on the order of the rows
+    classes = frame.groupby(list(frame.columns), sort=True).ngroup().to_numpy().astype(np.int64)
     unit_link = np.full(len(unit_base), -1, dtype=np.int64)
     unit_link[linked_units] = classes
     first = np.unique(classes, return_index=True)[1]
@@ -194,7 +198,6 @@ def build_types(cases: pd.DataFrame, codes: list[str], settings: Settings) -> Ca
     """Aggregate the case list into base types and link classes (in bulk: no loop over cases)."""
     weights = case_weights(cases, settings.need_weights)
     size = cases["size"].to_numpy(dtype=np.int64)
-    needs = cases["needs"].to_numpy(dtype=object)
     links = cases["links"].to_numpy(dtype=object)
     group = cases["group"].to_numpy(dtype=object)
     n_states = len(codes)
@@ -205,12 +208,10 @@ def build_types(cases: pd.DataFrame, codes: list[str], settings: Settings) -> Ca
     cases_in_unit = np.diff(offsets)
     persons = np.bincount(unit_of_case, weights=size, minlength=n_units).astype(np.int64)
     burden = np.bincount(unit_of_case, weights=weights, minlength=n_units)
-    need_cells, need_distinct = pd.factorize(pd.Series(needs, dtype=object), sort=False)
-    need_names = sorted({n for cell in need_distinct for n in _split(cell)})
-    unit_need = {}
-    for n in need_names:
-        has = np.array([n in _split(cell) for cell in need_distinct], dtype=bool)[need_cells]
-        unit_need[n] = np.bincount(unit_of_case, weights=size * has, minlength=n_units).astype(np.int64)
+    unit_need = {
+        n: np.bincount(unit_of_case, weights=persons_with, minlength=n_units).astype(np.int64)
+        for n, persons_with in need_counts(cases).items()
+    }
 
     allowed, reason = _allowed_states(cases, unit_of_case, cases_in_unit, code_pos, settings.links == Links.HARD)
 
@@ -222,10 +223,11 @@ def build_types(cases: pd.DataFrame, codes: list[str], settings: Settings) -> Ca
     apart = np.flatnonzero((reason == 0) & ~pooled)
     if len(apart):
         packed = np.packbits(allowed[apart], axis=1)
-        pattern[apart] = pd.factorize(pd.Series([row.tobytes() for row in packed], dtype=object), sort=False)[0]
+        pattern[apart] = pd.factorize(pd.Series([row.tobytes() for row in packed], dtype=object), sort=True)[0]
     key = {"persons": persons, "burden": burden, "pattern": pattern, "reason": reason}
     key.update({f"need:{n}": q for n, q in unit_need.items()})
-    unit_base = pd.DataFrame(key).groupby(list(key), sort=False).ngroup().to_numpy().astype(np.int64)
+    # sorted keys: the types (and so the model's columns) do not depend on the order of the rows
+    unit_base = pd.DataFrame(key).groupby(list(key), sort=True).ngroup().to_numpy().astype(np.int64)
     n_types = int(unit_base.max()) + 1 if n_units else 0
     first_unit = np.unique(unit_base, return_index=True)[1]
 
@@ -261,7 +263,19 @@ def build_types(cases: pd.DataFrame, codes: list[str], settings: Settings) -> Ca
         unit_of_case=unit_of_case,
         unit_members=members,
         unit_offsets=offsets,
+        unit_rank=_unit_rank(cases["case_id"].to_numpy(dtype=str), unit_of_case, n_units),
     )
+
+
+def _unit_rank(case_ids: np.ndarray, unit_of_case: np.ndarray, n_units: int) -> np.ndarray:
+    """Each unit's place (1, 2, ...) in the order of its smallest case id: the order in which
+    case ids are handed out, whatever the order of the rows. Case ids are unique, so no ties."""
+    order = pd.factorize(pd.Series(case_ids, dtype=object), sort=True)[0]
+    smallest = np.full(n_units, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(smallest, unit_of_case, order)
+    rank = np.empty(n_units, dtype=np.int64)
+    rank[np.argsort(smallest, kind="stable")] = np.arange(1, n_units + 1)
+    return rank
 
 
 def quota_types(total: int, n_states: int) -> CaseTypes:

@@ -100,7 +100,10 @@ class PulpBackend(Backend):
     def solve(self, time_left: float | None, name: str) -> Outcome:
         prob = self.prob
         start = time.perf_counter()
-        prob.solve(self._solver(time_left))
+        try:
+            prob.solve(self._solver(time_left))
+        except pulp.PulpSolverError:
+            raise no_solution(name) from None  # CBC gives up this way on a limit of next to nothing
         seconds = time.perf_counter() - start
         # sol_status, never status: PuLP says "Optimal" in `status` when HiGHS hit its time limit.
         if prob.sol_status == pulp.LpSolutionOptimal:
