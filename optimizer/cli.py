@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -18,14 +20,16 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
-from .errors import InputError, RelocationError
+from .errors import InputError, RelocationError, one_line
 from .keys import PRESETS
+from .checks import reading, warning_lines
 from .pipeline import key_for, merge, run
 from .io.scenario import load_scenario
 from .participants import split_codes
-from .settings import ScenarioSettings, Sensitivity, Solver, choice
+from .settings import ScenarioSettings, Sensitivity, Solver, choice, validation_problem
 
 app = typer.Typer(
     name="relocate",
@@ -34,9 +38,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# Piped output keeps whole columns: a pipe has no width to wrap to.
-stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+# Piped output keeps whole columns: a pipe has no width to wrap to. Names, codes and titles come
+# from the user's files: no rich markup or emoji codes in them are ever interpreted ('[/bold]' would
+# crash, ':x:' become an emoji), so neither console interprets any; table cells are `Text`.
+stdout = Console(highlight=False, markup=False, emoji=False, width=None if sys.stdout.isatty() else 200)
+stderr = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
 
 
 class OutputFormat(str, Enum):
@@ -54,7 +60,15 @@ WeightColumnOption = Annotated[
 ]
 OnlyOption = Annotated[Optional[str], typer.Option("--only", help="Comma-separated codes: only these states take part.")]
 ExcludeOption = Annotated[Optional[str], typer.Option("--exclude", help="Comma-separated codes of states that do not take part.")]
+HostedColumnOption = Annotated[
+    Optional[str],
+    typer.Option("--hosted-column", help="The states column with what each state already hosts (default 'hosted'); implies --count-hosted."),
+]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+DecimalOption = Annotated[
+    Optional[str],
+    typer.Option("--decimal", help="Decimal mark of the CSV files, . or , (default: each file's numbers decide; an ambiguous file is refused)."),
+]
 
 
 def _settings(**given) -> ScenarioSettings:
@@ -64,7 +78,13 @@ def _settings(**given) -> ScenarioSettings:
     except ValidationError as err:
         first = err.errors()[0]
         option = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "an option"
-        raise InputError(f"{option}: {first['msg']} (got {first.get('input')!r})") from None
+        raise InputError(f"{option}: {validation_problem(err)[0]}") from None
+
+
+def _codes(option: str | None) -> list[str] | None:
+    """An --only/--exclude value as codes; None when the option was not given (an empty value is
+    given, and `--only ''` is refused rather than read as every state)."""
+    return None if option is None else split_codes(option)
 
 
 # Variants listed on the terminal by `relocate compare` (the files hold them all).
@@ -80,10 +100,10 @@ def _print_frame(frame: pd.DataFrame, fmt: OutputFormat, title: str | None = Non
         sys.stdout.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
         return
     floats = floats or {}
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(one_line(title)) if title else None, title_justify="left")
     for column in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column])
-        table.add_column(str(column), justify="right" if numeric else "left")
+        table.add_column(Text(one_line(str(column))), justify="right" if numeric else "left")
     for row in frame.itertuples(index=False):
         cells = []
         for column, value in zip(frame.columns, row):
@@ -93,7 +113,7 @@ def _print_frame(frame: pd.DataFrame, fmt: OutputFormat, title: str | None = Non
                 cells.append(f"{value:,}")
             else:
                 cells.append(str(value))
-        table.add_row(*cells)
+        table.add_row(*(Text(one_line(cell)) for cell in cells))
     stdout.print(table)
 
 
@@ -114,7 +134,7 @@ def _root(
 def formulas() -> None:
     """List the preset distribution keys with their sources and caveats."""
     for formula in PRESETS.values():
-        stdout.print(f"[bold]{formula.name}[/bold]: {formula.title}")
+        stdout.print(Text.assemble((formula.name, "bold"), f": {formula.title}"))
         parts = []
         for criterion in formula.criteria:
             cap = f", capped at {criterion.cap.factor:g} x ({' + '.join(criterion.cap.of)})" if criterion.cap else ""
@@ -136,10 +156,11 @@ def key(
     only: OnlyOption = None,
     exclude: ExcludeOption = None,
     fmt: FormatOption = OutputFormat.table,
+    decimal: DecimalOption = None,
 ) -> None:
     """Print each participating state's share under a formula, and what each criterion contributed."""
     settings = _settings(
-        states=str(states), formula=formula, weight_column=weight_column, only=split_codes(only), exclude=split_codes(exclude)
+        states=str(states), formula=formula, weight_column=weight_column, only=_codes(only), exclude=_codes(exclude), decimal=decimal
     )
     all_states, chosen, result = key_for(settings)
     frame = pd.DataFrame({"code": chosen.index, "name": chosen["name"].to_numpy(), "share": result.shares.to_numpy()})
@@ -149,6 +170,14 @@ def key(
         frame[column] = result.contributions[column].to_numpy()
     floats = {c: ".6f" for c in frame.columns}
     _print_frame(frame, fmt, title=f"{result.formula.name}: {result.formula.title}", floats=floats)
+    _warn([reading(all_states, chosen, result.formula, None)])
+
+
+def _warn(readings: list, carried: dict[str, str] | None = None) -> None:
+    """After a command succeeded: one line per input file with columns it did not read, and each
+    note on a setting that had no effect (nothing the user gave is dropped without a word)."""
+    for line in warning_lines(readings, carried):
+        stderr.print(f"relocate: warning: {line}")
 
 
 @app.command(name="apportion")
@@ -161,8 +190,10 @@ def apportion_command(
     only: OnlyOption = None,
     exclude: ExcludeOption = None,
     count_hosted: Annotated[bool, typer.Option("--count-hosted", help="Fair shares of total + already hosted, minus what each hosts.")] = False,
+    hosted_column: HostedColumnOption = None,
     solver: Annotated[str, typer.Option("--solver", help="highs or cbc (method lp).")] = "highs",
     fmt: FormatOption = OutputFormat.table,
+    decimal: DecimalOption = None,
 ) -> None:
     """Whole-person quotas: each state's fair share of a total, rounded by a method, within capacities."""
     solver = choice(Solver, solver, "solver")
@@ -172,10 +203,12 @@ def apportion_command(
         formula=formula,
         weight_column=weight_column,
         method=method,
-        only=split_codes(only),
-        exclude=split_codes(exclude),
-        count_hosted=count_hosted,
+        only=_codes(only),
+        exclude=_codes(exclude),
+        count_hosted=count_hosted or bool(hosted_column),
+        hosted_column=hosted_column,
         solver=solver,
+        decimal=decimal,
     )
     result = run(settings)
     plan = result.plan
@@ -185,6 +218,39 @@ def apportion_command(
     _print_frame(frame, fmt, title=f"{result.formula.name}, {result.method}, total {total:,} ({plan.status})", floats=floats)
     for tie in plan.ties:
         stderr.print(f"tie: {tie}")
+    _warn([result.reading])
+
+
+@app.command()
+def check(
+    files: Annotated[list[Path], typer.Argument(help="STATES.csv [CASES.csv] [SCENARIO.toml], in any order of CSV then TOML.")],
+    formula: FormulaOption = None,
+    weight_column: WeightColumnOption = None,
+    only: OnlyOption = None,
+    exclude: ExcludeOption = None,
+    total: Annotated[Optional[int], typer.Option("--total", min=0, help="Quota plan: persons to place, instead of a case list.")] = None,
+    decimal: DecimalOption = None,
+) -> None:
+    """Check inputs without solving: read and cross-check every file as solve would, and say what will be used and what ignored."""
+    from .inspection import inspect
+
+    scenarios = [f for f in files if f.suffix.lower() == ".toml"]
+    tables = [f for f in files if f.suffix.lower() != ".toml"]
+    if len(scenarios) > 1 or len(tables) > 2:
+        raise InputError("relocate check takes STATES.csv, then optionally CASES.csv and one SCENARIO.toml")
+    cli = _settings(
+        states=str(tables[0]) if tables else None,
+        cases=str(tables[1]) if len(tables) > 1 else None,
+        total=total,
+        formula=formula,
+        weight_column=weight_column,
+        only=_codes(only),
+        exclude=_codes(exclude),
+        decimal=decimal,
+    )
+    settings, base_dir, variants = _scenario_settings(scenarios[0] if scenarios else None, cli)
+    for line in inspect(settings, base_dir, variants):
+        stdout.print(Text(one_line(line)))
 
 
 def _scenario_settings(
@@ -220,7 +286,9 @@ def solve(
     gap: Annotated[Optional[float], typer.Option("--gap", help="Relative MIP gap counted as optimal (default 1e-6).")] = None,
     require_all: Annotated[Optional[bool], typer.Option("--require-all/--allow-unplaced", help="Fail (exit 3) unless every case is placed.")] = None,
     count_hosted: Annotated[Optional[bool], typer.Option("--count-hosted/--no-count-hosted", help="Targets count persons already hosted.")] = None,
+    hosted_column: HostedColumnOption = None,
     method: Annotated[Optional[str], typer.Option("--method", "-m", help="Quota plans only: rounding method (default lp).")] = None,
+    decimal: DecimalOption = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder, written only when the solve succeeds (default: outputs/<scenario name>).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
     report: Annotated[Optional[str], typer.Option("--report", help="Comma-separated report formats: html,md,xlsx,json,charts or none (default: all).")] = None,
@@ -238,16 +306,18 @@ def solve(
         total=total,
         formula=formula,
         weight_column=weight_column,
-        only=split_codes(only) or None,
-        exclude=split_codes(exclude) or None,
+        only=_codes(only),
+        exclude=_codes(exclude),
         links=links,
         objective=objective,
         solver=solver,
         time_limit=time_limit,
         gap=gap,
         require_all=require_all,
-        count_hosted=count_hosted,
+        count_hosted=True if hosted_column else count_hosted,
+        hosted_column=hosted_column,
         method=method,
+        decimal=decimal,
     )
     settings, base_dir, _ = _scenario_settings(scenario, cli)
     if ledger is not None or batch is not None:
@@ -278,31 +348,28 @@ def solve(
         write_plan_files(result, folder)
         write_reports([result], folder, formats=report, solidarity=pool)
     _summarise(result, out)
+    _warn([result.reading], {result.inputs.get("states"): "plan_states.csv", result.inputs.get("cases"): "plan_cases.csv"})
 
 
 def _check_out(out: Path, force: bool, inputs: list[Path] = ()) -> None:
-    """Refuse a non-empty output folder before solving, not after; never let --force replace the
-    folder we run in or one holding an input."""
-    from .io.output import check_output_folder
+    """Before solving, not after: the output folder may be written, --force would not delete the
+    folder we run in or an input, and no other run writes it (its lock is taken now and held until
+    the command ends; see `io.output.prepare_output`)."""
+    from .io.output import prepare_output
 
-    target, here = out.resolve(), Path.cwd().resolve()
-    if target == here or target in here.parents:
-        raise InputError("the output folder would replace the current folder (or one containing it); choose another --out", file=out)
-    for path in inputs:
-        if target in path.resolve().parents:
-            raise InputError(f"the output folder holds an input file ({path}); choose another --out", file=out)
-    check_output_folder(out, force)
-    existing = next(p for p in target.parents if p.exists())
-    if not existing.is_dir():
-        raise InputError(f"cannot create the output folder: {existing} is a file", file=out)
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(f"cannot create the output folder: no permission to write in {existing}", file=out)
+    prepare_output(out, force, inputs)
 
 
-def _input_paths(scenario: Path | None, settings: ScenarioSettings, base_dir: Path | None) -> list[Path]:
+def _input_paths(scenario: Path | None, settings: ScenarioSettings, base_dir: Path | None, variants: list = ()) -> list[Path]:
+    """Every file the run reads, which --force must never delete: the scenario, the states and
+    cases files and any formula file, of the base and of every variant."""
     from .pipeline import resolve_path
 
-    paths = [scenario, resolve_path(settings.states, base_dir), resolve_path(settings.cases, base_dir)]
+    paths = [scenario]
+    for given in (settings, *variants):
+        paths += [resolve_path(given.states, base_dir), resolve_path(given.cases, base_dir)]
+        if isinstance(given.formula, str) and given.formula not in PRESETS:
+            paths += [resolve_path(given.formula, base_dir), Path(given.formula)]
     return [p for p in paths if p is not None]
 
 
@@ -351,6 +418,7 @@ def compare_command(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder, written only when every run succeeds (default: outputs/<scenario name>).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
     report: Annotated[Optional[str], typer.Option("--report", help="Comma-separated report formats: html,md,xlsx,json,charts or none (default: all).")] = None,
+    decimal: DecimalOption = None,
 ) -> None:
     """Compare formula variants side by side: allocations, fairness metrics, weight sensitivity, reports."""
     from .compare import compare as run_comparison, variants_from_formulas
@@ -362,12 +430,13 @@ def compare_command(
         states=str(states) if states else None,
         cases=str(cases) if cases else None,
         total=total,
-        only=split_codes(only) or None,
-        exclude=split_codes(exclude) or None,
+        only=_codes(only),
+        exclude=_codes(exclude),
         method=method,
         links=links,
         solver=solver,
         time_limit=time_limit,
+        decimal=decimal,
     )
     base, base_dir, variants = _scenario_settings(scenario, cli)
     if formula:
@@ -378,21 +447,8 @@ def compare_command(
         if scenario is None:
             raise InputError("--out DIR is required without a scenario file: the folder to write the comparison into")
         out = Path("outputs") / scenario.stem
-    _check_out(out, force, _input_paths(scenario, base, base_dir))
-
-    if sys.stderr.isatty():
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=stderr, transient=True) as bar:
-            task = bar.add_task("comparing", total=None)
-
-            def progress(done: int, steps: int, what: str) -> None:
-                bar.update(task, completed=done, total=steps, description=what)
-
-            comparison = run_comparison(base, variants, base_dir, sensitivity=sensitivity, progress=progress)
-    else:
-        comparison = run_comparison(base, variants, base_dir, sensitivity=sensitivity)
-
+    _check_out(out, force, _input_paths(scenario, base, base_dir, variants))
+    comparison = _with_progress(run_comparison, base, variants, base_dir, sensitivity)
     with staged_output(out, force=force) as folder:
         write_comparison_files(comparison, folder)
         write_reports(comparison.results, folder, report, comparison, title=base.title)
@@ -415,6 +471,7 @@ def compare_command(
     for note in comparison.notes:
         stderr.print(f"note: {note}", markup=False)
     stderr.print(f"written to {out}", markup=False)
+    _warn([r.reading for r in comparison.results])
 
 
 @app.command()
@@ -431,6 +488,22 @@ def serve(
     serve_explorer(host=host, port=port, inputs=inputs)
 
 
+def _with_progress(run_comparison, base, variants, base_dir, sensitivity):
+    """The comparison, with a progress bar when stderr is a terminal. markup=False: the bar's
+    description holds variant names as the user's scenario writes them."""
+    if not sys.stderr.isatty():
+        return run_comparison(base, variants, base_dir, sensitivity=sensitivity)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=stderr, transient=True) as bar:
+        task = bar.add_task("comparing", total=None)
+
+        def progress(done: int, steps: int, what: str) -> None:
+            bar.update(task, completed=done, total=steps, description=one_line(what))
+
+        return run_comparison(base, variants, base_dir, sensitivity=sensitivity, progress=progress)
+
+
 def _is_usage_error(err: Exception) -> bool:
     """Click's usage errors (typer vendors click in recent versions, so match by shape, not class)."""
     return callable(getattr(err, "format_message", None)) and isinstance(getattr(err, "exit_code", None), int)
@@ -438,8 +511,16 @@ def _is_usage_error(err: Exception) -> bool:
 
 def main() -> None:
     """Entry point: run the app, turning our errors into one line and an exit code."""
+    from .interrupts import Interrupted, message as interrupted
+    from .io.output import release_outputs
+    from .runfacts import run_date
+
     try:
+        run_date()  # a bad SOURCE_DATE_EPOCH fails every command at once, not after its work
         code = app(standalone_mode=False)
+    except (KeyboardInterrupt, Interrupted):
+        stderr.print(interrupted())
+        sys.exit(130)
     except RelocationError as err:
         if os.environ.get("RELOCATE_DEBUG"):
             raise
@@ -449,9 +530,6 @@ def main() -> None:
         sys.exit(done.exit_code)
     except typer.Abort:
         stderr.print("relocate: aborted", markup=False)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        stderr.print("relocate: interrupted; no output written", markup=False)
         sys.exit(130)
     except BrokenPipeError:
         # The reader (e.g. `| head`) stopped listening: not an error of ours.
@@ -470,6 +548,8 @@ def main() -> None:
             markup=False,
         )
         sys.exit(1)
+    finally:
+        release_outputs()  # the output folder's lock, taken before the work (io.output.prepare_output)
     sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -478,6 +558,8 @@ def entry() -> None:
     teardown. Freeing every pandas, matplotlib and HiGHS object at exit takes about 0.2 s, a tenth
     of a 10,000-case run, for memory the system reclaims anyway; every file is closed by then, and
     stdout and stderr are flushed here."""
+    from .interrupts import Interrupted, message as interrupted
+
     try:
         main()
         code = 0
@@ -485,6 +567,11 @@ def entry() -> None:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
         if isinstance(done.code, str):
             print(done.code, file=sys.stderr)
+    except Interrupted:  # Ctrl-C while main was already printing its last line
+        print(interrupted(), file=sys.stderr)
+        code = 130
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command is over: a Ctrl-C now changes nothing
     if sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)  # a profiler or coverage is watching: let it write its results at exit
     try:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .errors import InputError
 from .keys import EQUAL, Formula, compute_key
-from .targets import fair_targets
+from .targets import state_targets
 from .metrics import FairnessMetrics, PlanMetrics, result_metrics, total_burden
 from .pipeline import RunResult, choose_formula, merge, resolve_path, run
 from .io.cases import load_cases
@@ -100,7 +100,7 @@ class _Inputs:
             return None
         key = path.resolve()
         if key not in self._states:
-            self._states[key] = load_states(path)
+            self._states[key] = load_states(path, settings.decimal)
         return self._states[key]
 
     def cases(self, settings: ScenarioSettings) -> pd.DataFrame | None:
@@ -109,7 +109,7 @@ class _Inputs:
             return None
         key = path.resolve()
         if key not in self._cases:
-            self._cases[key] = load_cases(path)
+            self._cases[key] = load_cases(path, settings.decimal)
         return self._cases[key]
 
 
@@ -219,10 +219,12 @@ def _sensitivity_rows(variant: str, criterion: str, column: str, factor: float, 
 
 def key_targets(result: RunResult, shares: pd.Series) -> pd.Series:
     """The fair-share targets the run would have had with other key shares (no solve)."""
-    hosted = None
-    if result.plan.settings.count_hosted and "hosted" in result.participants.columns:
-        hosted = result.participants["hosted"].reindex(shares.index)
-    return fair_targets(shares, total_burden(result.plan), hosted)
+    plan = result.plan
+    burden = total_burden(plan)
+    per_person = burden / plan.counts.persons if plan.counts.persons > 0 else 1.0
+    states = result.participants.reindex(shares.index)
+    targets = state_targets(states, shares, burden, per_person=per_person, count_hosted=plan.settings.count_hosted, hosted_column=plan.settings.hosted_column)
+    return pd.Series(targets.fair, index=shares.index)
 
 
 def comparison_table(results: Sequence[RunResult]) -> pd.DataFrame:

@@ -10,35 +10,57 @@ users write their own in TOML.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import InputError
+from .errors import InputError, show
+from .io.columns import header, near_miss
 from .io.states import state_row
-from .io.text import read_text
+from .io.tomlfile import load_toml
 from .settings import validation_problem
 
 # A pseudo column: every participant counts one (the "equal" key).
 EQUAL = "@equal"
 
 
+def _as_tuple(value: object) -> object:
+    # TOML arrays arrive as lists; strict mode takes only a tuple for a tuple field.
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _column_name(value: object) -> object:
+    # States columns are matched ignoring case and surrounding spaces (`io.text.canonical_name`).
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _column_names(value: object) -> object:
+    value = _as_tuple(value)
+    return tuple(_column_name(v) for v in value) if isinstance(value, tuple) else value
+
+
+def _weights_by_column(value: object) -> object:
+    return {_column_name(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+
+Column = Annotated[str, BeforeValidator(_column_name)]
+
+
 class Cap(BaseModel):
     """term_i <= factor x sum of the shares of the `of` columns for state i."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     factor: float = Field(gt=0, allow_inf_nan=False)
-    of: tuple[str, ...] = Field(min_length=1)
+    of: Annotated[tuple[str, ...], BeforeValidator(_column_names)] = Field(min_length=1)
 
 
 class Criterion(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    column: str
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    column: Column
     weight: float = Field(ge=0, allow_inf_nan=False)
     direction: Literal["share", "inverse"] = "share"
     cap: Cap | None = None
@@ -52,18 +74,19 @@ class Criterion(BaseModel):
 
 
 class Formula(BaseModel):
-    """A distribution key. Weights are normalised to sum to 1 before use."""
+    """A distribution key. Weights are normalised to sum to 1 before use. Types are strict (a
+    formula file must be exact: true is not a weight)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     name: str
     title: str = ""
     source: str = ""
     caveats: str = ""
-    criteria: tuple[Criterion, ...] = Field(min_length=1)
+    criteria: Annotated[tuple[Criterion, ...], BeforeValidator(_as_tuple)] = Field(min_length=1)
     # How to spread what the caps cut: "base" (by the base key: the `base` weights, default the
     # uncapped share criteria with their weights) or "proportional" (rescale the capped sum to 1).
     remainder: Literal["base", "proportional"] = "base"
-    base: dict[str, float] | None = None
+    base: Annotated[dict[str, float] | None, BeforeValidator(_weights_by_column)] = None
 
     @model_validator(mode="after")
     def _check_weights(self) -> "Formula":
@@ -203,10 +226,7 @@ def load_formula(path: str | Path) -> Formula:
     path = Path(path)
     if not path.exists():
         raise InputError("formula file not found", file=path)
-    try:
-        data = tomllib.loads(read_text(path, "a formula .toml file"))
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"not valid TOML: {err}", file=path) from None
+    data = load_toml(path, "a formula .toml file")
     data.setdefault("name", path.stem)
     return formula_from_dict(data, origin=path)
 
@@ -270,8 +290,10 @@ def _column_values(states: pd.DataFrame, column: str, formula: Formula) -> np.nd
         return np.ones(len(states))
     source = states.attrs.get("source", "states file")
     if column not in states.columns:
+        meant = near_miss(column, list(states.columns))
+        hint = f"; did you mean {show(header(states, meant))}?" if meant else ""
         raise InputError(
-            f"formula '{formula.name}' needs column '{column}', which the file lacks",
+            f"formula '{formula.name}' needs column '{column}', which the file lacks{hint}",
             file=source,
             row=1,
             column=column,

@@ -7,23 +7,24 @@ scenario file; a variant overrides its scenario.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import apportion as apportionment
+from .checks import Reading, check_plan_inputs, reading
 from .errors import InputError, show
 from .io.output import sha256  # noqa: F401 (moved to io.output; kept importable from here)
 from .keys import Formula, KeyResult, compute_key, resolve_formula, weight_column_formula
 from .model import plan as solve_plan
 from .results import Counts, Plan, Stage, Status, column_or_nan, state_table
-from .io.cases import check_cases_against_states, load_cases
+from .io.cases import load_cases
 from .io.states import load_states
 from .participants import participants
 from .settings import ScenarioSettings, Settings, model_settings
-from .targets import fair_targets, hosted_persons
+from .targets import state_targets
 
 DEFAULT_METHOD = "lp"
 
@@ -41,6 +42,8 @@ class RunResult:
     key: KeyResult
     plan: Plan
     inputs: dict[str, str]  # role -> path
+    cases: pd.DataFrame | None = None  # the case list as loaded (its other columns go to plan_cases.csv)
+    reading: Reading = field(default_factory=Reading)  # the columns used and only carried along
 
 
 def merge(base: ScenarioSettings, override: ScenarioSettings) -> ScenarioSettings:
@@ -86,6 +89,10 @@ def _apply_capacity_overrides(states: pd.DataFrame, overrides: dict[str, int] | 
     return out
 
 
+# `relocate check` applies them as a run does, without running.
+apply_capacity_overrides = _apply_capacity_overrides
+
+
 def choose_formula(settings: ScenarioSettings, base_dir: Path | None) -> Formula:
     if settings.weight_column and settings.formula:
         raise InputError("give either a formula or a weight column, not both")
@@ -101,7 +108,7 @@ def key_for(settings: ScenarioSettings, base_dir: Path | None = None) -> tuple[p
     states_path = resolve_path(settings.states, base_dir)
     if states_path is None:
         raise InputError("no states file given")
-    states = _apply_capacity_overrides(load_states(states_path), settings.capacity)
+    states = _apply_capacity_overrides(load_states(states_path, settings.decimal), settings.capacity)
     chosen = participants(states, settings.only, settings.exclude)
     formula = choose_formula(settings, base_dir)
     return states, chosen, compute_key(chosen, formula)
@@ -114,7 +121,7 @@ def run(settings: ScenarioSettings, base_dir: Path | None = None, name: str = "p
     if states is None:
         if states_path is None:
             raise InputError("no states file given")
-        states = load_states(states_path)
+        states = load_states(states_path, settings.decimal)
     states = _apply_capacity_overrides(states, settings.capacity)
     chosen = participants(states, settings.only, settings.exclude)
     formula = choose_formula(settings, base_dir)
@@ -123,22 +130,18 @@ def run(settings: ScenarioSettings, base_dir: Path | None = None, name: str = "p
     solve_settings = model_settings(settings)
 
     if cases is None and cases_path is not None:
-        cases = load_cases(cases_path)
-    if cases is not None and settings.total is not None:
-        raise InputError("give either a cases file or a total, not both")
+        cases = load_cases(cases_path, settings.decimal)
     if cases is None and settings.total is None:
         raise InputError("nothing to place: give a cases file (--cases) or a total (--total)")
+    check_plan_inputs(states, cases, settings.total, method, solve_settings.need_weights)
 
     if cases is not None:
-        check_cases_against_states(cases, states)
-        if method != "lp":
-            raise InputError(f"method '{method}' applies to quota plans (--total); a case plan is always solved by the integer program")
         result = solve_plan(chosen, key.shares, solve_settings, cases=cases)
         if "origin" in cases.columns and "origin" not in result.cases.columns:
             # plan_cases.csv keeps where each case comes from (the plan's rows are the input's, in order)
             result.cases.insert(1, "origin", cases["origin"].to_numpy())
-    elif method == "lp" and (solve_settings.objective == "minimax" or solve_settings.count_hosted):
-        # Targets that do not sum to the total, or another objective: the model as it is.
+    elif method == "lp" and solve_settings.objective == "minimax":
+        # Another objective than the apportionment methods': the model as it is.
         result = solve_plan(chosen, key.shares, solve_settings, total=settings.total)
     else:
         # Plain quotas: the apportionment step (whose lp method is this same model) adds a
@@ -158,15 +161,17 @@ def run(settings: ScenarioSettings, base_dir: Path | None = None, name: str = "p
         key=key,
         plan=result,
         inputs=inputs,
+        cases=cases,
+        reading=reading(states, chosen, formula, cases, solve_settings.need_weights, solve_settings.count_hosted, solve_settings.hosted_column),
     )
 
 
 def rule_plan(states: pd.DataFrame, shares: pd.Series, total: int, method: str, settings: Settings) -> Plan:
     """A quota plan by a closed-form apportionment method (Hamilton, a divisor method, quota)."""
-    target = fair_targets(shares, float(total), hosted_persons(states, settings.count_hosted))
+    targets = state_targets(states, shares, float(total), count_hosted=settings.count_hosted, hosted_column=settings.hosted_column)
     capacity = column_or_nan(states, "capacity") if "capacity" in states.columns else None
     minimum = column_or_nan(states, "minimum") if "minimum" in states.columns else None
-    weights = target.to_numpy() if target.sum() > 0 else shares.to_numpy()
+    weights = targets.fair if targets.fair.sum() > 0 else shares.to_numpy()
     result = apportionment.apportion(
         weights,
         total,
@@ -178,7 +183,7 @@ def rule_plan(states: pd.DataFrame, shares: pd.Series, total: int, method: str, 
         time_limit=settings.time_limit,
     )
     allocated = result.allocated.astype(np.int64)
-    table = state_table(states, shares, target.to_numpy(), allocated, allocated.astype(float), allocated, np.zeros(len(states)))
+    table = state_table(states, shares, targets, allocated, allocated.astype(float), allocated, np.zeros(len(states)))
     deviation = float(np.abs(table["deviation"]).sum())
     gap = None if result.gap is None or np.isnan(result.gap) else float(result.gap)
     status = Status(result.status)

@@ -13,6 +13,7 @@ solves with, every value set. `model_settings` turns the first into the second.
 from __future__ import annotations
 
 import math
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -68,13 +69,16 @@ def choice(enum: type[StrEnum], value: object, option: str) -> StrEnum:
 
 
 def _field(enum: type[StrEnum]) -> Any:
-    """`enum` as a pydantic field type that matches strings as `choice` does. A string naming no
-    member is passed on unchanged, so pydantic's message quotes what the user wrote."""
+    """`enum` as a pydantic field type that matches strings as `choice` does; anything naming no
+    member (another string, a number, true/false) is refused with the allowed values and what the
+    user wrote."""
 
     def match(value: object) -> object:
-        if isinstance(value, str):
-            return _member(enum, value) or value
-        return value
+        member = _member(enum, value) if isinstance(value, (str, enum)) else None
+        if member is None:
+            allowed = [f"'{m.value}'" for m in enum]
+            raise ValueError(f"Input should be {', '.join(allowed[:-1])} or {allowed[-1]}, got {show(value)}")
+        return member
 
     return Annotated[enum, BeforeValidator(match)]
 
@@ -85,11 +89,35 @@ ObjectiveField = _field(Objective)
 
 
 def _check_need_weights(value: dict[str, float] | None) -> dict[str, float] | None:
-    if value is not None:
-        for need, weight in value.items():
-            if not math.isfinite(weight) or weight < 0 or weight > MAX_NEED_WEIGHT:
-                raise ValueError(f"need weight for '{need}' must be a number from 0 to {MAX_NEED_WEIGHT:,}")
+    """Each weight in range; needs in lower case, as the cases' needs are."""
+    if value is None:
+        return None
+    out: dict[str, float] = {}
+    for need, weight in value.items():
+        if not math.isfinite(weight) or weight < 0 or weight > MAX_NEED_WEIGHT:
+            raise ValueError(f"need weight for '{need}' must be a number from 0 to {MAX_NEED_WEIGHT:,}")
+        key = need.strip().lower()
+        if key in out:
+            raise ValueError(f"need {show(need)} is given twice (needs are matched ignoring case)")
+        out[key] = weight
+    return out
+
+
+def _some_codes(value: list[str] | None) -> list[str] | None:
+    # An empty list would silently mean "every state" where the user asked for some.
+    if value is not None and not [c for c in value if c.strip()]:
+        raise ValueError("names no state code; leave it out to let every willing state take part")
     return value
+
+
+def _decimal_mark(value: str) -> str:
+    if value not in (".", ","):
+        raise ValueError(f"the decimal mark is '.' or ',', got {show(value)}")
+    return value
+
+
+# The decimal mark of the CSV files (--decimal); None = decided from each file's numbers.
+Decimal = Annotated[str, AfterValidator(_decimal_mark)]
 
 
 # Burden units per person for each need; a case counts its largest (see `io.cases.case_weights`).
@@ -114,13 +142,16 @@ class Settings(BaseModel):
     gap: Gap = 1e-6
     require_all: bool = False
     count_hosted: bool = False
+    # the states column holding what each state already hosts (a proxy such as past asylum
+    # applications is a user's choice, and should be labelled one)
+    hosted_column: str = "hosted"
     need_weights: NeedWeights = None
 
 
 def validation_problem(err: ValidationError) -> tuple[str, str | None]:
     """The first problem pydantic found, as (message, dotted key) in words a user can act on."""
     first = err.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or None
+    key = _key(first["loc"])
     kind = first.get("type", "")
     if kind == "extra_forbidden":
         return "not a known setting; check the spelling", key
@@ -129,9 +160,22 @@ def validation_problem(err: ValidationError) -> tuple[str, str | None]:
     message = first["msg"]
     if kind == "value_error":
         return message.removeprefix("Value error, "), key
-    if "input" in first and not isinstance(first["input"], (dict, list, tuple)):
-        message += f", got {show(first['input'])}"
+    given = first.get("input")
+    if isinstance(given, bool):
+        message += f", got {str(given).lower()}" + (" (true/false is not a number)" if kind in ("int_type", "float_type") else "")
+    elif "input" in first and not isinstance(given, (dict, list, tuple)):
+        message += f", got {show(given)}"
+        if isinstance(given, float) and kind == "int_type":
+            message += " (a whole number is written without a decimal point)"
     return message, key
+
+
+# pydantic names the member of a union it tried (`str`, `dict[str,any]`): not a key the user wrote.
+_UNION_MEMBER = re.compile(r"^(str|int|float|bool)$|\[|^function-|^constrained-")
+
+
+def _key(location: tuple) -> str | None:
+    return ".".join(str(p) for p in location if not _UNION_MEMBER.search(str(p))) or None
 
 
 def settings(**given: object) -> Settings:
@@ -216,9 +260,11 @@ class PoolSettings(BaseModel):
 
 class ScenarioSettings(BaseModel):
     """Settings a scenario, a variant or the command line can give. `None` means 'not given'; the
-    solver's share of them has the same fields, types and checks as `Settings`."""
+    solver's share of them has the same fields, types and checks as `Settings`. Types are strict,
+    as a TOML file must be exact: true is not 1, 5.0 is not a whole number of persons, 2024 is not
+    a title."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     title: str | None = None
     states: str | None = None
@@ -226,9 +272,10 @@ class ScenarioSettings(BaseModel):
     total: PersonCount | None = None
     formula: str | dict[str, Any] | None = None
     weight_column: str | None = None
-    only: list[str] | None = None
+    only: Annotated[list[str] | None, AfterValidator(_some_codes)] = None
     exclude: list[str] | None = None
     method: str | None = None
+    decimal: Decimal | None = None
     links: LinksField | None = None
     objective: ObjectiveField | None = None
     solver: SolverField | None = None
@@ -236,6 +283,7 @@ class ScenarioSettings(BaseModel):
     gap: Gap | None = None
     require_all: bool | None = None
     count_hosted: bool | None = None
+    hosted_column: str | None = None
     need_weights: NeedWeights = None
     capacity: dict[str, PersonCount] | None = None
     pool: PoolSettings | None = None  # the Pact's Solidarity Pool (`relocate solidarity`)

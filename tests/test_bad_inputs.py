@@ -22,7 +22,7 @@ import pytest
 
 from optimizer.errors import InputError, one_line, show
 from optimizer.schema import MAX_INPUT_BYTES, load_cases, load_states, read_csv_table
-from conftest import BAD, relocate_process, replaced
+from conftest import BAD, relocate_process
 
 MANIFEST = tomllib.loads((BAD / "manifest.toml").read_text(encoding="utf-8"))["case"]
 
@@ -89,6 +89,16 @@ def test_corpus_entry(outcomes, name):
         assert done.stdout == "", shown
     if "stdout" in entry:
         assert re.search(entry["stdout"], done.stdout), f"{shown}\nstdout: {done.stdout!r}"
+    if "files" in entry:
+        # Honoured: the files show what the input asked for; nothing but the folder beside them.
+        assert [p.name for p in outcome.out.parent.iterdir()] == [outcome.out.name], shown
+        for name, pattern in entry["files"].items():
+            text = (outcome.out / name).read_text(encoding="utf-8")
+            assert re.search(pattern, text), f"{shown}\n{name}: {text[:3000]!r}"
+        for name, pattern in entry.get("lacks", {}).items():
+            text = (outcome.out / name).read_text(encoding="utf-8")
+            assert not re.search(pattern, text), f"{shown}\n{name} matches {pattern!r}"
+        return
     # No output folder, no staging folder, no partial file next to it.
     assert not outcome.out.exists(), shown
     assert list(outcome.out.parent.iterdir()) == [], shown
@@ -121,10 +131,22 @@ def test_two_gigabyte_file_is_refused_without_reading_it(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["states_2gb.csv"]
 
 
-def test_a_stream_without_size_is_cut_at_the_limit():
-    """Devices and pipes report size 0: the read itself stops after the limit."""
-    with replaced("input_limit", 1000), pytest.raises(InputError, match="more than the 0 MiB limit"):
+def test_devices_and_pipes_are_refused_before_they_are_read(tmp_path):
+    """/dev/zero never ends and a FIFO blocks the open until someone writes: both are refused
+    from their file type, at once and without reading a byte."""
+    fifo = tmp_path / "states.csv"
+    os.mkfifo(fifo)
+    started = time.perf_counter()
+    with pytest.raises(InputError, match=r"states\.csv: is a pipe \(FIFO\), expected a CSV file; inputs must be regular files$"):
+        read_csv_table(fifo)
+    with pytest.raises(InputError, match=r"/dev/zero: is a device, expected a CSV file; inputs must be regular files$"):
         read_csv_table("/dev/zero")
+    assert time.perf_counter() - started < 5
+    # through the command line, as a scenario names it: refused, not blocked
+    (tmp_path / "fifo.toml").write_text('states = "states.csv"\ntotal = 10\nformula = "population"\n', encoding="utf-8")
+    done = run_relocate(["solve", "fifo.toml", "--out", str(tmp_path / "plan")], tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == ["relocate: error: states.csv: is a pipe (FIFO), expected a CSV file; inputs must be regular files"]
 
 
 def test_odd_but_valid_files_are_read_exactly():
@@ -157,6 +179,17 @@ def test_odd_but_valid_files_are_read_exactly():
         # Blank lines and padding are ignored; numbers in exponent form are fine.
         ("code , population\n\n AT , 5e3 \n\n,\nBE,7\n", "population", [5000, 7]),
         ("code,population\r\nAT,5\r\nBE,7\r\n", "population", [5, 7]),
+        # A decimal comma is one whatever the separator (a quoted cell in a comma-separated file).
+        ('code,population\nAT,1\nBE,"1,5"\n', "population", [1, 1.5]),
+        # '0.125' (a leading zero) and '477837.3' cannot hold a thousands separator: decimal points;
+        # a lone '1.500' is then 1.5. This file was read as 125 and 1500 before.
+        ("code;gdp_meur\nAT;0.125\nBE;1.500\n", "gdp_meur", [0.125, 1.5]),
+        # Several dots group thousands, so a comma is the decimal mark.
+        ("code\tpopulation\tgdp_meur\nAT\t9.158.750\t1.500\nBE\t11.832.049\t2\n", "gdp_meur", [1500, 2]),
+        # US style: commas group thousands, a point marks decimals.
+        ('code,population,gdp_meur\nAT,"9,158,750",477837.3\nBE,"1,500",2\n', "population", [9158750, 1500]),
+        # Header names are matched ignoring case and surrounding spaces.
+        (" Code ,POPULATION\nAT,5\nBE,7\n", "population", [5, 7]),
     ],
 )
 def test_accepted_formats(tmp_path, text, column, expected):
@@ -182,7 +215,7 @@ def test_accepted_formats(tmp_path, text, column, expected):
         ("N/A", "'N/A' is not a number"),
         ("1_000", "'1_000' is not a number"),
         ("0x10", "'0x10' is not a number"),
-        ("1,5", r"'1,5' is not a number \(write decimals with a point"),
+        ("1,2,3", r"'1,2,3': the numbers of this file have '\.' as the decimal mark"),
         ("\u0661\u0662", "'\u0661\u0662' is not a number"),  # Arabic-Indic digits: Python's float() takes them
         ("5 000", "'5 000' is not a number"),
         ("True", "'True' is not a number"),

@@ -160,7 +160,7 @@ def test_maps_per_variant_share_one_scale_and_stop_at_the_limit(german_1994):
 
 def test_allocation_chart_marks_capacity():
     settings, base_dir = scenario_settings("pact-2024-families.toml")
-    settings = settings.model_copy(update={"cases": None, "total": 5000})
+    settings = settings.model_copy(update={"cases": None, "total": 5000, "need_weights": None})
     result = run(settings, base_dir, name="quota")
     metrics = result_metrics(result)
     chart = next(c for c in charts.build([("quota", metrics)]) if c.name == "allocation-1")

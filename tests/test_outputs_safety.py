@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -120,59 +121,77 @@ def big_solve(states: Path, cases: Path, out: Path, *extra):
     return ["solve", "--states", states, "--cases", cases, "-f", "pact-2024", "--out", out, *extra]
 
 
-def start_fed(instance, folder: Path, out: Path, *extra) -> tuple[subprocess.Popen, float]:
-    """Start a solve whose cases come through a named pipe: when the pipe is written and closed,
-    the run has read its input (no guessing from the clock). Returns the run and that moment.
-    Anything that reads the cases again (the input checksums, written with the plan) then waits
-    forever on the pipe: a run fed this way stops inside the writing phase until it is killed."""
+def atime_moves(folder: Path) -> bool:
+    """Whether reading a freshly written file moves its access time here (relatime and strictatime
+    do; a noatime mount does not)."""
+    probe = folder / "probe"
+    probe.write_text("x")
+    before = probe.stat().st_atime_ns
+    time.sleep(0.01)
+    probe.read_text()
+    moved = probe.stat().st_atime_ns > before
+    probe.unlink()
+    return moved
+
+
+def start_solve(instance, folder: Path, out: Path, *extra, signal_safe: bool = False) -> tuple[subprocess.Popen, float, Path]:
+    """Start a solve of the big instance on a fresh copy of its cases; wait until the run has read
+    them (the copy's access time moves on the first read: no guessing from the clock). Returns the
+    run, that moment and the copy."""
     states, cases = instance
-    fifo = folder / "cases.csv"
-    os.mkfifo(fifo)
-    run = relocate_process(*big_solve(states, fifo, out, *extra), wait=False)
-    deadline = time.monotonic() + 60
-    while True:  # open for writing once the run opens it for reading (never block on a dead run)
-        try:
-            pipe = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-            break
-        except OSError:
-            if run.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the run never read its cases: {run.communicate()[1]}") from None
-            time.sleep(0.002)
-    os.set_blocking(pipe, True)
-    with os.fdopen(pipe, "wb") as handle:
-        handle.write(cases.read_bytes())
-    return run, time.monotonic()
+    if not atime_moves(folder):
+        pytest.skip("this file system does not record reads (noatime): cannot tell when a run has read its input")
+    fresh = folder / "cases.csv"
+    shutil.copyfile(cases, fresh)
+    written = fresh.stat().st_atime_ns
+    run = relocate_process(*big_solve(states, fresh, out, *extra), wait=False)
+    deadline = time.monotonic() + 120
+    while fresh.stat().st_atime_ns == written:
+        if run.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"the run never read its cases: {run.communicate()[1]}")
+        time.sleep(0.002)
+    return run, time.monotonic(), fresh
 
 
 def staging_in(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.name.startswith(".plan.partial-")]
 
 
+def wait_for_writing(run: subprocess.Popen, out_dir: Path) -> list[Path]:
+    """Wait until the run has written plan_cases.csv into its staging folder (the reports, which
+    take seconds for 200,000 cases, are still to come); returns the staging folder."""
+    deadline = time.monotonic() + 180
+    while run.poll() is None and time.monotonic() < deadline:
+        partial = staging_in(out_dir)
+        if partial and (partial[0] / "plan_cases.csv").exists():
+            return partial
+        time.sleep(0.005)
+    return []
+
+
 def test_killed_while_writing_leaves_no_output_and_the_next_run_clears_the_staging(tmp_path, big_instance):
     feed, out_dir = tmp_path / "feed", tmp_path / "out"
     feed.mkdir(), out_dir.mkdir()
     out = out_dir / "plan"
-    run, _ = start_fed(big_instance, feed, out, "--report", "none")
-    deadline = time.monotonic() + 120
-    while run.poll() is None and time.monotonic() < deadline and not (staging_in(out_dir) and list(staging_in(out_dir)[0].glob("plan_cases.csv"))):
-        time.sleep(0.01)
-    partial = staging_in(out_dir)
+    run, _, _ = start_solve(big_instance, feed, out)
+    partial = wait_for_writing(run, out_dir)
     run.send_signal(signal.SIGKILL)
     run.communicate(timeout=60)
     assert partial and (partial[0] / "plan_states.csv").exists(), "the run never got to writing"
     assert not out.exists(), "a killed run must not leave an output folder"
-    assert [p.name for p in out_dir.iterdir()] == [partial[0].name]  # hidden, never the output
+    # hidden, never the output: the staging folder and the folder's lock file
+    assert sorted(p.name for p in out_dir.iterdir()) == [".plan.lock", partial[0].name]
     # The next run for the same output removes what the killed one left.
     done = relocate_process(*small_solve(out))
     assert done.returncode == 0, done.stderr
     assert siblings(out) == ["plan"]
 
 
-def test_killed_mid_solve_leaves_nothing(tmp_path, big_instance):
+def test_killed_mid_solve_leaves_nothing_but_its_lock(tmp_path, big_instance):
     # How long does this machine take from reading the cases to writing the plan?
     feed, out_dir = tmp_path / "reference", tmp_path / "reference-out"
     feed.mkdir(), out_dir.mkdir()
-    run, read = start_fed(big_instance, feed, out_dir / "plan", "--report", "none")
+    run, read, _ = start_solve(big_instance, feed, out_dir / "plan", "--report", "none")
     while run.poll() is None and not staging_in(out_dir):
         time.sleep(0.002)
     window = time.monotonic() - read
@@ -184,16 +203,58 @@ def test_killed_mid_solve_leaves_nothing(tmp_path, big_instance):
         feed, out_dir = tmp_path / f"feed-{attempt}", tmp_path / f"out-{attempt}"
         feed.mkdir(), out_dir.mkdir()
         out = out_dir / "plan"
-        run, read = start_fed(big_instance, feed, out, "--report", "none")
+        run, read, _ = start_solve(big_instance, feed, out, "--report", "none")
         time.sleep(window / 2)
-        solving = run.poll() is None and not list(out_dir.iterdir())
+        solving = run.poll() is None and not staging_in(out_dir)
         run.send_signal(signal.SIGKILL)
         run.communicate(timeout=60)
         assert not out.exists()
         if solving:
             break
     assert solving, "could not catch the run between reading its input and writing its plan"
-    assert os.listdir(out_dir) == [] and not out.exists()
+    # The lock taken before the solve stays (a SIGKILL runs no clean-up); the next run takes it over.
+    assert os.listdir(out_dir) == [".plan.lock"] and not out.exists()
+    assert relocate_process(*small_solve(out)).returncode == 0
+    assert siblings(out) == ["plan"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Ctrl-C: one line, exit 130, nothing written, whenever it comes
+
+INTERRUPTED = "relocate: interrupted; no output written\n"
+
+
+def assert_interrupted(run: subprocess.Popen, out_dir: Path) -> None:
+    out, err = run.communicate(timeout=120)
+    assert (run.returncode, err) == (130, INTERRUPTED), err
+    assert "Traceback" not in out + err
+    assert os.listdir(out_dir) == [], "no output, staging folder or lock left behind"
+
+
+def test_ctrl_c_while_starting_solving_or_writing(tmp_path, big_instance):
+    states, cases = big_instance
+    # While the command is still importing pandas and the solvers (a second or more).
+    out_dir = tmp_path / "starting"
+    out_dir.mkdir()
+    run = relocate_process(*big_solve(states, cases, out_dir / "plan"), wait=False)
+    time.sleep(0.3)
+    run.send_signal(signal.SIGINT)
+    assert_interrupted(run, out_dir)
+    # While solving: after the run has read its cases, before it writes anything.
+    feed, out_dir = tmp_path / "feed-solving", tmp_path / "solving"
+    feed.mkdir(), out_dir.mkdir()
+    run, _, _ = start_solve(big_instance, feed, out_dir / "plan")
+    time.sleep(0.2)
+    assert not staging_in(out_dir), "the solve ended before the interrupt: use a bigger instance"
+    run.send_signal(signal.SIGINT)
+    assert_interrupted(run, out_dir)
+    # While writing: the staging folder holds the plan, the reports are on their way.
+    feed, out_dir = tmp_path / "feed-writing", tmp_path / "writing"
+    feed.mkdir(), out_dir.mkdir()
+    run, _, _ = start_solve(big_instance, feed, out_dir / "plan")
+    assert wait_for_writing(run, out_dir), "the run never got to writing"
+    run.send_signal(signal.SIGINT)
+    assert_interrupted(run, out_dir)
 
 
 def test_a_staging_folder_in_use_is_left_alone(tmp_path):
@@ -226,6 +287,120 @@ def test_an_output_that_cannot_be_written_is_refused_before_solving(tmp_path):
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [f"relocate: error: {parent / 'sub' / 'plan'}: cannot create the output folder: {parent} is a file"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+    # A place nothing can be written to (procfs): refused before solving, not after.
+    done = relocate_process(*small_solve(Path("/proc/relocate-plan")))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["relocate: error: /proc/relocate-plan: cannot write the output folder (No such file or directory in /proc)"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="permissions do not hold for root")
+def test_a_read_only_output_folder_is_refused_before_solving(tmp_path):
+    out = tmp_path / "plan"
+    (out / "inner").mkdir(parents=True)
+    (out / "inner" / "old.csv").write_text("old")
+    (out / "inner").chmod(0o555)
+    try:
+        done = relocate_process(*small_solve(out, "--force"))
+    finally:
+        (out / "inner").chmod(0o755)
+    assert done.returncode == 2 and "cannot replace the output folder: no permission to delete what is in" in done.stderr
+    assert siblings(out) == ["plan"] and (out / "inner" / "old.csv").read_text() == "old"
+
+
+def test_force_never_deletes_a_formula_file_or_a_variant_input(tmp_path):
+    """--force replaces the output folder; a formula file, or a file a [[variants]] table names,
+    inside it would go with it. Every file a run reads counts as an input."""
+    mine = tmp_path / "myf"
+    mine.mkdir()
+    (mine / "mine.toml").write_text('name = "mine"\n[[criteria]]\ncolumn = "population"\nweight = 1\n', encoding="utf-8")
+    args = ["solve", "--states", BAD / "good_states.csv", "--total", "10", "--formula", "myf/mine.toml", "--out", "myf", "--force", "--report", "none"]
+    done = relocate_process(*args, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == ["relocate: error: myf: the output folder holds an input file (myf/mine.toml); choose another --out"]
+    assert (mine / "mine.toml").exists()
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copyfile(BAD / "good_states.csv", out / "variant_states.csv")
+    (tmp_path / "compare.toml").write_text(
+        f'states = "{BAD / "good_states.csv"}"\ntotal = 30\nformula = "population"\n'
+        '[[variants]]\nname = "elsewhere"\nstates = "out/variant_states.csv"\n',
+        encoding="utf-8",
+    )
+    done = relocate_process("compare", "compare.toml", "--out", "out", "--force", "--report", "none", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == ["relocate: error: out: the output folder holds an input file (out/variant_states.csv); choose another --out"]
+    assert sorted(p.name for p in out.iterdir()) == ["variant_states.csv"]
+
+
+def test_a_second_run_for_the_same_folder_is_refused(tmp_path):
+    import fcntl
+
+    out = tmp_path / "plan"
+    lock = tmp_path / ".plan.lock"
+    handle = os.open(lock, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # as a run that is solving for this folder holds it
+        done = relocate_process(*small_solve(out))
+        assert done.returncode == 2
+        assert done.stderr.splitlines() == [
+            f"relocate: error: {out}: another relocate run is writing this output folder (it holds {lock}); wait for it to end or choose another --out"
+        ]
+        assert siblings(out) == [".plan.lock"]
+    finally:
+        os.close(handle)
+    # Two runs started together: one writes its plan, the other is refused; neither says
+    # "written" over the other's plan.
+    runs = [relocate_process(*small_solve(out), wait=False) for _ in range(2)]
+    outcomes = sorted((run.wait(timeout=300), run.communicate()[1]) for run in runs)
+    assert [code for code, _ in outcomes] == [0, 2], outcomes
+    assert "written to" in outcomes[0][1]
+    assert "another relocate run is writing this output folder" in outcomes[1][1] or "output folder is not empty" in outcomes[1][1]
+    assert siblings(out) == ["plan"]
+
+
+def test_a_symlinked_output_folder_is_followed_never_replaced(tmp_path):
+    target = tmp_path / "shared" / "plans"
+    target.mkdir(parents=True)
+    (target / "old.csv").write_text("old plan")
+    link = tmp_path / "plan"
+    link.symlink_to(target)
+    done = relocate_process(*small_solve(link, "--force"))
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert sorted(p.name for p in target.iterdir()) == ["metrics.json", "plan_cases.csv", "plan_states.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan", "shared"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["plans"]
+    # A link to nowhere: refused before solving, the link left as it is, nothing created.
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere" / "plan")
+    done = relocate_process(*small_solve(dangling))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"relocate: error: {dangling}: a symbolic link to {tmp_path / 'nowhere' / 'plan'}, which does not exist; create that folder or choose another --out"
+    ]
+    assert dangling.is_symlink() and not (tmp_path / "nowhere").exists()
+
+
+def test_source_date_epoch_fixes_the_date_of_every_command(tmp_path):
+    """One function says when a run happened; SOURCE_DATE_EPOCH fixes it in every file of solve
+    and compare, and a value that is not a number of seconds is refused by every command."""
+    from openpyxl import load_workbook
+
+    epoch = {"SOURCE_DATE_EPOCH": "86400"}
+    solve = relocate_process(*small_solve(tmp_path / "solve"), "--report", "md,xlsx", env=epoch)
+    compare = relocate_process(
+        "compare", "--states", BAD / "good_states.csv", "--total", "30", "-f", "population", "-f", "pact-2024", "--out", tmp_path / "compare", "--report", "md,xlsx", "--sensitivity", "none", env=epoch
+    )
+    assert solve.returncode == 0 and compare.returncode == 0, solve.stderr + compare.stderr
+    for folder in (tmp_path / "solve", tmp_path / "compare"):
+        assert json.loads((folder / "metrics.json").read_text())["run"]["created"] == "1970-01-02T00:00:00+00:00"
+        assert "- Created: 1970-01-02T00:00:00+00:00" in (folder / "report.md").read_text(encoding="utf-8")
+        assert load_workbook(folder / "report.xlsx").properties.created.isoformat() == "1970-01-02T00:00:00"
+    for command in (["formulas"], ["key", BAD / "good_states.csv", "-f", "population"], small_solve(tmp_path / "never")):
+        done = relocate_process(*command, env={"SOURCE_DATE_EPOCH": "yesterday"})
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.splitlines() == ["relocate: error: SOURCE_DATE_EPOCH 'yesterday' is not a number of seconds since 1970"]
+    assert not (tmp_path / "never").exists()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,6 +486,6 @@ def test_inputs_are_data_only():
                         found.append(f"{where} imports {name}")
     assert found == []
     # TOML is read with tomllib (data only), CSV cells as text.
-    scenario = (ROOT / "optimizer" / "io" / "scenario.py").read_text(encoding="utf-8")
+    toml = (ROOT / "optimizer" / "io" / "tomlfile.py").read_text(encoding="utf-8")
     table = (ROOT / "optimizer" / "io" / "text.py").read_text(encoding="utf-8")
-    assert "tomllib.loads" in scenario and "dtype=str" in table
+    assert "tomllib.loads" in toml and "dtype=str" in table

@@ -174,7 +174,7 @@ def test_explanation_sums_up(eu2015):
     # eu-2015: four criteria, and what the caps cut is spread by the base key
     assert effects == ["effect:population", "effect:gdp_meur", "effect:1/asylum_per_million", "effect:1/unemployment_pct", "effect:remainder"]
     assert explained[effects].sum(axis=1).to_numpy() == pytest.approx(explained["target"].to_numpy())
-    assert (explained["hosted_adjustment"].abs() < 1e-9).all()
+    assert (explained["fair_adjustment"].abs() < 1e-9).all()
     assert explained["difference"].to_numpy() == pytest.approx((explained["burden"] - explained["target"]).to_numpy())
     assert (explained["capped"] != "").sum() > 0
     assert set(explained["reason"]) == {"rounding to whole persons"}
@@ -186,12 +186,18 @@ def test_explanation_sums_up(eu2015):
 def test_explanation_with_persons_already_hosted():
     result = run(ScenarioSettings(states=str(DATA / "hosted.csv"), total=100, formula="pact-2024", count_hosted=True))
     explained = explanation_table(result)
-    # Shares 1/4, 1/4, 1/2 of 100 + 50 hosted; AA already hosts 50: target max(0, 37.5 - 50) = 0
-    assert explained["key_amount"].tolist() == pytest.approx([37.5, 37.5, 75.0])
-    assert explained["hosted_adjustment"].tolist() == pytest.approx([-37.5, 0.0, 0.0])
-    assert "Already hosted" in explained.at["AA", "explanation"]
+    # Shares 1/4, 1/4, 1/2 of 100 new arrivals; AA already hosts 50, CC's capacity is 30. Water
+    # level L with max(0, L/4 - 50) + L/4 + min(L/2, 30) = 100: L = 240, so AA 60 - 50 = 10,
+    # BB 60, CC 30 (held at capacity): every state below its capacity ends at L/4 = 60 per
+    # quarter of key share, counting what it hosts.
+    assert explained["key_amount"].tolist() == pytest.approx([25.0, 25.0, 50.0])
+    assert explained["target"].tolist() == pytest.approx([10.0, 60.0, 30.0])
+    assert explained["fair_adjustment"].tolist() == pytest.approx([-15.0, 35.0, -20.0])
+    assert "already hosts 50: its share of everyone" in explained.at["AA", "explanation"]
+    assert "held at its capacity of 30.0" in explained.at["CC", "explanation"]
     metrics = m.result_metrics(result).overall
-    assert metrics.zero_target_allocated == int(result.plan.states.at["AA", "allocated"] > 0)
+    assert metrics.zero_target_allocated == 0
+    assert result.plan.states["allocated"].tolist() == [10, 60, 30]
 
 
 def test_family_plan_reports(families, tmp_path):
@@ -209,12 +215,17 @@ def test_family_plan_reports(families, tmp_path):
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert '<section id="cases">' in page and "family groups kept together" in page
     explained = explanation_table(families)
-    assert explained.at["FR", "capacity_binding"] and explained.at["FR", "reason"] == "capacity full"
-    assert explained["key_amount"].to_numpy() == pytest.approx(explained["target"].to_numpy())
-    # The plan table gained the fairness columns.
+    # Italy is full (652 places) below its key target: its fair target is its capacity, and the
+    # states with room share the rest at one level (Germany, full too, is raised above its key)
+    assert explained.at["IT", "capacity_binding"] and explained.at["IT", "reason"] == "capacity full"
+    assert explained.at["IT", "target_note"].startswith("held at its capacity")
+    assert not explained.at["DE", "capacity_binding"] and explained.at["DE", "target"] > explained.at["DE", "key_amount"]
+    assert explained["fair_adjustment"].to_numpy() == pytest.approx((explained["target"] - explained["key_amount"]).to_numpy())
+    assert explained["fair_adjustment"].sum() == pytest.approx(0.0, abs=1e-6)
+    # The plan table gained the fairness columns, and both targets.
     states = pd.read_csv(tmp_path / "plan_states.csv")
-    assert {"ratio", "per_1000", "per_bn_gdp", "capacity_use", "deviation_pct"} <= set(states.columns)
-    assert states.set_index("code").at["FR", "capacity_use"] == 1.0
+    assert {"ratio", "per_1000", "per_bn_gdp", "capacity_use", "deviation_pct", "key_target", "target", "target_note"} <= set(states.columns)
+    assert states.set_index("code").at["IT", "capacity_use"] == 1.0
 
 
 def test_comparison_reports(tmp_path):

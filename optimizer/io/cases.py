@@ -1,7 +1,10 @@
 """The case list: family cases to place, and the burden each one counts for.
 
 Case ids are unique, sizes whole and positive, semicolon lists (needs, links, excluded) canonical,
-and every state a case names exists in the states table.
+and every state a case names exists in the states table. Needs are lower case, as the
+`capacity_<need>` columns they name are (column names are matched ignoring case). A near miss of
+one of the column names read here is refused; every other column is kept as written
+(`attrs["headers"]`: its name as written) and carried through to plan_cases.csv.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, show
+from .columns import refuse_near_misses
 from .text import MAX_PERSONS, check_identifiers, decimal_mark, first_row, missing_column, parse_numbers, read_csv_table
 
 # Columns holding semicolon lists: needs, and the state codes a case is linked to or excluded from.
@@ -42,8 +46,9 @@ def _sizes(raw: pd.DataFrame, file: str, decimal: str) -> pd.Series:
     return size
 
 
-def load_cases(path: str | Path) -> pd.DataFrame:
-    """Read and validate a cases CSV.
+def load_cases(path: str | Path, decimal: str | None = None) -> pd.DataFrame:
+    """Read and validate a cases CSV. `decimal`: the decimal mark when the user gave it
+    (--decimal), else decided from the file.
 
     Columns out: case_id (text), size (int), needs, links, excluded (canonical 'a;b' text), group
     (text, '' for none), weight (float, NaN where not given), and origin (one state code, '' for
@@ -54,7 +59,8 @@ def load_cases(path: str | Path) -> pd.DataFrame:
     for required in ("case_id", "size"):
         if required not in raw.columns:
             raise missing_column(raw, required)
-    decimal = decimal_mark(raw, [c for c in ("size", "weight") if c in raw.columns])
+    refuse_near_misses(raw, CASE_COLUMNS)
+    decimal = decimal_mark(raw, [c for c in ("size", "weight") if c in raw.columns], decimal)
     ids = raw["case_id"]
     check_identifiers(ids, file=file, column="case_id", noun="case id", short="case id")
     size = _sizes(raw, file, decimal)
@@ -62,7 +68,10 @@ def load_cases(path: str | Path) -> pd.DataFrame:
     out["case_id"] = ids.to_numpy(dtype=object)
     out["size"] = size.to_numpy(dtype=np.int64)
     for column in CASE_LIST_COLUMNS:
-        out[column] = _canonical_list(raw[column]).to_numpy(dtype=object) if column in raw.columns else ""
+        # A need names a `capacity_<need>` column, and column names are matched ignoring case.
+        cells = raw[column].str.lower() if column == "needs" and column in raw.columns else raw.get(column)
+        out[column] = _canonical_list(cells).to_numpy(dtype=object) if cells is not None else ""
+    _check_needs(out["needs"], out["size"], file)
     out["group"] = raw["group"].to_numpy(dtype=object) if "group" in raw.columns else ""
     if "weight" in raw.columns:
         out["weight"] = parse_numbers(
@@ -76,6 +85,8 @@ def load_cases(path: str | Path) -> pd.DataFrame:
         if column not in CASE_COLUMNS:
             out[column] = raw[column].to_numpy(dtype=object)
     out.attrs["source"] = file
+    out.attrs["headers"] = raw.attrs["headers"]
+    out.attrs["format"] = {"sep": raw.attrs["sep"], "decimal": decimal}
     return out
 
 
@@ -132,24 +143,61 @@ def check_cases_against_states(cases: pd.DataFrame, states: pd.DataFrame) -> Non
 # Burden rules
 
 
+def need_counts(cases: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Persons with each need, per case: `medical:1;wheelchair:2` names how many of the case's
+    persons have each need; a bare name (`medical`) means all of them."""
+    size = cases["size"].to_numpy(dtype=np.int64)
+    cells, distinct = pd.factorize(cases["needs"], sort=True)
+    parsed = [dict(_need(part) for part in cell.split(";")) if cell else {} for cell in distinct]
+    out = {}
+    for need in sorted({n for entry in parsed for n in entry}):
+        per_cell = np.array([entry.get(need, 0) for entry in parsed], dtype=np.int64)
+        counts = per_cell[cells]
+        out[need] = np.where(counts < 0, size, counts)  # -1: every person of the case
+    return out
+
+
+def _need(part: str) -> tuple[str, int]:
+    """'medical:2' -> ('medical', 2); 'medical' -> ('medical', -1): all persons of the case."""
+    name, _, count = part.partition(":")
+    return name.strip(), int(count) if count else -1
+
+
+def _check_needs(needs: pd.Series, size: pd.Series, file: str) -> None:
+    """A need's count is a whole number of the case's persons, from 1 to its size."""
+    for row, cell in needs[needs.str.contains(":", regex=False)].items():
+        for part in cell.split(";"):
+            name, _, count = part.partition(":")
+            if not name.strip() or (count and not (count.strip().isdigit() and 1 <= int(count) <= size[row])):
+                raise InputError(
+                    f"{show(part)}: a need is a name, or name:persons with 1 to {size[row]} of the case's persons",
+                    file=file, row=row, column="needs",
+                )
+
+
 def case_needs(cases: pd.DataFrame) -> list[str]:
     """The need dimensions used by any case, sorted."""
-    listed = cases["needs"][cases["needs"] != ""]
-    if listed.empty:
-        return []
-    return sorted(set(listed.str.split(";").explode()))
+    return sorted(need_counts(cases))
 
 
 def case_weights(cases: pd.DataFrame, need_weights: dict[str, float] | None = None) -> np.ndarray:
-    """Burden units per case: the `weight` column where given, else size x the largest per-person
-    weight of the case's needs (1 when it has none or no weight is set for them)."""
-    per_person = np.ones(len(cases))
+    """Burden units per case: the `weight` column where given, else the sum over its persons of
+    each person's weight. A person counts 1, or the largest weight of the needs they have; the
+    persons with the weightiest need are taken to be the ones with the others too (so a bare need
+    list, every person having each need, gives size x the largest weight, as before counts)."""
+    size = cases["size"].to_numpy(dtype=np.int64)
+    weights = size.astype(float)
     if need_weights:
-        needs = cases["needs"].to_numpy()
-        for i, cell in enumerate(needs):
-            if cell:
-                per_person[i] = max([need_weights.get(n, 1.0) for n in cell.split(";")] + [1.0])
-    weights = cases["size"].to_numpy(dtype=float) * per_person
+        counts = need_counts(cases)
+        # heaviest first: persons 0..k-1 of a case have the need with the k-th ...
+        ranked = sorted(((need_weights.get(n, 1.0), n) for n in counts), reverse=True)
+        covered = np.zeros(len(cases), dtype=np.int64)  # persons already given a heavier weight
+        for weight, need in ranked:
+            if weight <= 1.0:
+                break
+            extra = np.clip(counts[need] - covered, 0, None)
+            weights += extra * (weight - 1.0)
+            covered += extra
     given = cases["weight"].to_numpy(dtype=float)
     return np.where(np.isnan(given), weights, given)
 
@@ -158,6 +206,7 @@ __all__ = [
     "CASE_COLUMNS",
     "CASE_LIST_COLUMNS",
     "case_needs",
+    "need_counts",
     "case_weights",
     "check_cases_against_states",
     "load_cases",

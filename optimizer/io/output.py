@@ -1,7 +1,9 @@
 """Writing output folders: all or nothing, locked, and safe to open in a spreadsheet.
 
 Every file goes first into a hidden staging folder beside the output folder, which is moved into
-place only when everything was written: a failed or interrupted run leaves no partial output.
+place only when everything was written: a failed or interrupted run leaves no partial output. One
+run at a time writes a folder (a lock beside it, taken before the work); a symbolic link to a folder
+is followed, never replaced; what --force would delete is checked before the work starts.
 """
 
 from __future__ import annotations
@@ -10,16 +12,18 @@ import hashlib
 import json
 import math
 import os
+import secrets
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..interrupts import interrupts_deferred, written
 
 # Spreadsheets run cells starting with these as formulas (CSV/formula injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -78,36 +82,197 @@ def sha256(path: str | Path) -> str:
 
 def check_output_folder(out_dir: Path, force: bool) -> None:
     """An output folder may be written when it does not exist, is empty, or `force` is given."""
+    out_dir = real_output(Path(out_dir))
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError("output path exists and is not a folder", file=out_dir)
     if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
         raise InputError("output folder is not empty; use --force to replace it", file=out_dir)
 
 
+def real_output(out_dir: Path) -> Path:
+    """The folder an output path names, symbolic links followed (the link stays; its target is
+    written). A link that leads nowhere is refused: following it would create a folder somewhere
+    the user may not expect, and replacing it would destroy the link."""
+    for path in (out_dir, *out_dir.parents):
+        if path.is_symlink() and not path.exists():
+            which = "a symbolic link" if path == out_dir else f"{path} is a symbolic link"
+            raise InputError(
+                f"{which} to {os.readlink(path)}, which does not exist; create that folder or choose another --out",
+                file=out_dir,
+            )
+    return Path(os.path.realpath(out_dir))
+
+
+def prepare_output(out_dir: Path, force: bool, inputs: Iterable[Path] = ()) -> None:
+    """Everything that can be known about writing `out_dir` before the work that fills it: it may
+    be written (`check_output_folder`), it is not the current folder or one holding an input (which
+    --force would delete), its parent can be written (and an existing folder replaced), and no other
+    run is writing it: its lock is taken here and held until `release_outputs` (or the end of the
+    `staged_output` that writes it)."""
+    given, target = Path(out_dir), real_output(Path(out_dir))
+    here = Path.cwd().resolve()
+    if target == here or target in here.parents:
+        raise InputError("the output folder would replace the current folder (or one containing it); choose another --out", file=given)
+    for path in inputs:
+        if target == path.resolve() or target in path.resolve().parents:
+            raise InputError(f"the output folder holds an input file ({path}); choose another --out", file=given)
+    check_output_folder(given, force)
+    existing = next(p for p in (target, *target.parents) if p.exists())
+    if existing != target and not existing.is_dir():
+        raise InputError(f"cannot create the output folder: {existing} is a file", file=given)
+    if existing == target and force:
+        _check_removable(target, given)
+    _lock(target, given)
+
+
+def _check_removable(folder: Path, given: Path) -> None:
+    """--force replaces the folder: everything in it must be ours to delete, or the run would end
+    after the work with half of it gone (a read-only subfolder)."""
+    for root, dirs, _ in os.walk(folder):
+        for path in (Path(root), *(Path(root) / d for d in dirs)):
+            if not path.is_symlink() and not os.access(path, os.W_OK | os.X_OK):
+                raise InputError(f"cannot replace the output folder: no permission to delete what is in {path}", file=given)
+
+
 @contextmanager
 def staged_output(out_dir: str | Path, force: bool = False) -> Iterator[Path]:
-    """Yield a staging folder; on success it replaces `out_dir`, on any failure it is removed."""
-    out_dir = Path(out_dir)
-    check_output_folder(out_dir, force)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _clear_stale_staging(out_dir)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    lock = _hold(staging)
+    """Yield a staging folder; on success it replaces `out_dir`, on any failure it is removed.
+    The folder's lock is held meanwhile (taken here unless `prepare_output` took it)."""
+    given = Path(out_dir)
+    target = real_output(given)
+    check_output_folder(given, force)
+    owned = str(target) not in _LOCKS
+    if owned:
+        _lock(target, given)
+    staging = None
     try:
-        yield staging
-        if out_dir.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            os.replace(out_dir, trash / "old")
-            os.replace(staging, out_dir)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(staging, out_dir)
+        _clear_stale_staging(target)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+        os.chmod(staging, _folder_mode(target))
+        hold = _hold(staging)
+        try:
+            yield staging
+            check_output_folder(given, force)
+            _move_into_place(staging, target)
+            written.append(given)
+        finally:
+            if hold is not None:
+                os.close(hold)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
     finally:
-        if lock is not None:
-            os.close(lock)
+        if owned:
+            _unlock(target)
+
+
+def _folder_mode(target: Path) -> int:
+    """The permissions the output folder gets: those it had, else a new folder's (mkdtemp makes
+    its folder private to the user, which an output folder shared with colleagues must not be)."""
+    if target.is_dir():
+        return target.stat().st_mode & 0o7777
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o777 & ~mask
+
+
+def _move_into_place(staging: Path, target: Path) -> None:
+    """The staging folder becomes `target`; an existing `target` is first moved aside beside it
+    (the same parent: moving a folder into another needs write permission on the folder itself)
+    and then deleted. Ctrl-C is held back meanwhile, so an interrupt cannot leave the old output
+    moved aside and the new one not yet in place."""
+    with interrupts_deferred():
+        if target.exists():
+            trash = target.parent / f".{target.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
+            os.replace(target, trash)
+            os.replace(staging, target)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+
+
+# ---------------------------------------------------------------------------------------------
+# One run per output folder: an exclusive flock on `.NAME.lock` beside it, from before the work
+# until the folder is in place. A second run for the same folder is refused at once instead of
+# silently replacing the first one's plan. POSIX; elsewhere there is no lock.
+
+# resolved output folder -> (lock file handle, lock file, the folders above it this run created)
+_LOCKS: dict[str, tuple[int, Path, list[Path]]] = {}
+
+
+def _lock(target: Path, given: Path) -> None:
+    if str(target) in _LOCKS:
+        return
+    try:
+        import fcntl
+    except ImportError:
+        return
+    created = _make_parents(target.parent, given)
+    path = target.parent / f".{target.name}.lock"
+    try:
+        for _ in range(10):
+            handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(handle)
+                raise InputError(
+                    f"another relocate run is writing this output folder (it holds {path}); wait for it to end or choose another --out",
+                    file=given,
+                ) from None
+            # A run that just ended removes the file after we opened it: lock the file that is there now.
+            if os.path.exists(path) and os.stat(path).st_ino == os.fstat(handle).st_ino:
+                _LOCKS[str(target)] = (handle, path, created)
+                return
+            os.close(handle)
+        raise InputError(f"could not lock {path}: other runs keep replacing it", file=given)
+    except OSError as err:
+        _remove_empty(created)
+        raise InputError(f"cannot write the output folder ({err.strerror or type(err).__name__} in {target.parent})", file=given) from None
+    except BaseException:
+        _remove_empty(created)
+        raise
+
+
+def _make_parents(parent: Path, given: Path) -> list[Path]:
+    """Create the missing folders above the output; returns them, so a refused run removes them."""
+    missing = [p for p in (parent, *parent.parents) if not p.exists()][::-1]
+    created = []
+    try:
+        for folder in missing:
+            folder.mkdir()
+            created.append(folder)
+    except OSError as err:
+        _remove_empty(created)
+        raise InputError(f"cannot create the output folder ({err.strerror or type(err).__name__}: {folder})", file=given) from None
+    return created
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _unlock(target: Path) -> None:
+    handle, path, created = _LOCKS.pop(str(target), (None, None, []))
+    if handle is None:
+        return
+    try:
+        os.unlink(path)  # while still held: a run waiting on this file sees it gone and retries
+    except OSError:
+        pass
+    os.close(handle)
+    _remove_empty(created)  # a run that wrote nothing leaves no empty folders either
+
+
+def release_outputs() -> None:
+    """Release every output lock this process holds (the command is over, done or not)."""
+    for target in list(_LOCKS):
+        _unlock(Path(target))
 
 
 # A run killed with SIGKILL cannot remove its staging folder. Each run holds an exclusive flock on
@@ -146,3 +311,16 @@ def _clear_stale_staging(out_dir: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
         finally:
             os.close(handle)
+
+
+def with_input_columns(table: pd.DataFrame, own: dict[str, object], headers: dict[str, str]) -> pd.DataFrame:
+    """`table` (a plan file) followed by an input file's own columns: `own` maps each (canonical)
+    column to its cells as written, aligned with `table`'s rows; each is headed as the input's header
+    writes it (`headers`), or 'input:<name>' where `table` already has a column of that name."""
+    if not own:
+        return table
+    out = table.copy()
+    for column, cells in own.items():
+        name = headers.get(column, column)
+        out["input:" + name if name in out.columns else name] = cells
+    return out

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from ..errors import InputError
 from ..settings import Scenario, validation_problem
-from .text import read_text
+from .tomlfile import load_toml
 
 
 def load_scenario(path: str | Path) -> tuple[Scenario, Path]:
     """Parse a scenario TOML; returns it and the folder its relative paths are read from."""
     path = Path(path)
-    text = read_text(path, "a scenario .toml file")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"not valid TOML: {err}", file=path) from None
+    data = load_toml(path, "a scenario .toml file")
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:

@@ -3,14 +3,16 @@
 Files are data only: CSV cells are read as text and parsed here, TOML by `tomllib`; nothing in an
 input is ever evaluated. What is accepted (see README, "Input rules and error messages"):
 
-- UTF-8 text, with or without a byte-order mark; anything else (Latin-1, UTF-16) is refused with a
+- Regular files only (a pipe, device or socket is refused before it is opened, so nothing blocks),
+  UTF-8 text with or without a byte-order mark; anything else (Latin-1, UTF-16) is refused with a
   message saying how to convert it. At most `MAX_INPUT_BYTES`, checked before reading.
 - Separated by commas, semicolons or tabs (whichever the header row has most of). Every row has as
-  many cells as the header; blank rows are skipped. Cells are trimmed.
-- Numbers: plain decimals (`1234.5`, `1e6`). In a semicolon-separated file, as European spreadsheets
-  export them, the decimal mark is the comma and dots group thousands (`9.158.750`, `477837,3`),
-  unless no number in the file has a decimal comma and some has a dot that cannot be a thousands
-  separator (`477837.3`): then the file uses decimal points. `nan`, `inf` and the like are refused;
+  many cells as the header; blank rows are skipped. Cells are trimmed; column names are matched
+  after trimming and lower-casing, so two names that differ only in case are refused.
+- Numbers: the decimal mark (and with it the thousands separator, the other of '.' and ',') is
+  decided once per file from cells that can only be read one way (`477837.3`, `0.125`, `1,5`,
+  `9.158.750`); a cell such as `1.500` alone settles nothing. A file with no such evidence but an
+  ambiguous cell is refused with a request for `--decimal`. `nan`, `inf` and the like are refused;
   an empty cell means "no value".
 
 Rows are numbered as a spreadsheet numbers them (the header is row 1) in every message.
@@ -20,7 +22,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +32,7 @@ import pandas as pd
 
 from ..errors import InputError, show
 from ..settings import MAX_PERSONS
+from .columns import header, near_miss
 
 # Files above this size are refused before reading: a national case list of a million people is
 # about 20 MB, so anything this large is almost certainly the wrong file.
@@ -40,11 +45,23 @@ _TRUE = {"true", "yes", "y", "1", "t"}
 _FALSE = {"false", "no", "n", "0", "f"}
 _NOT_NUMBERS = {"nan", "+nan", "-nan", "na", "n/a", "null", "none"}
 
-# Number shapes in a semicolon-separated file.
-_THOUSANDS = r"[+-]?\d{1,3}(?:\.\d{3})+"
-_COMMA_DECIMAL = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+(?:[eE][+-]?\d+)?")
-_DOT_DECIMAL = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
-_GROUPED_INTEGER = re.compile(_THOUSANDS + r"(?:,\d*)?(?:[eE][+-]?\d+)?")
+# The two decimal marks; whichever a file uses, the other may group thousands.
+DECIMAL_MARKS = (".", ",")
+_EXPONENT = r"(?:[eE][+-]?\d+)?"
+
+
+def _shapes(mark: str) -> tuple[str, str, str, str]:
+    """Number shapes around the mark `mark` (m; o is the other mark): (one m with digits after it,
+    one m between 1-3 digits and exactly 3 (a decimal or a thousands group: ambiguous), several m
+    grouping thousands, o groups then m decimals)."""
+    m, o = re.escape(mark), re.escape("," if mark == "." else ".")
+    return (
+        rf"[+-]?\d*{m}\d+{_EXPONENT}",
+        rf"[+-]?[1-9]\d{{0,2}}{m}\d{{3}}",
+        rf"[+-]?\d{{1,3}}(?:{m}\d{{3}}){{2,}}",
+        rf"[+-]?\d{{1,3}}(?:{o}\d{{3}})+{m}\d+",
+    )
+
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -54,28 +71,44 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def _read_bytes(path: Path, what: str) -> bytes:
-    """The file's bytes, refusing folders, unreadable files and anything above MAX_INPUT_BYTES
-    (checked before reading, and again while reading for pipes and devices that report no size)."""
-    if not path.exists():
-        raise InputError("file not found", file=path)
-    if path.is_dir():
-        raise InputError(f"is a folder, expected {what}", file=path)
+    """The file's bytes, refusing folders, pipes, devices, unreadable files and anything above
+    MAX_INPUT_BYTES. The kind and size are checked before the file is opened (a FIFO would block
+    the open, /dev/zero never ends), and again on the open handle, in case the path changed."""
     limit = f"{MAX_INPUT_BYTES / 2**20:,.0f} MiB"
     try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise InputError(
-                f"file is {size / 2**20:,.0f} MiB, above the {limit} limit for an input file; "
-                "is this the right file?",
-                file=path,
-            )
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_INPUT_BYTES + 1)
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise InputError("file not found", file=path) from None
+    except OSError as err:
+        raise InputError(f"cannot read the file ({err.strerror or type(err).__name__})", file=path) from None
+    _check_kind(info, path, what, limit)
+    try:
+        # O_NONBLOCK: a path swapped for a FIFO after the check must not block the open.
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            _check_kind(os.fstat(handle), path, what, limit)
+            with os.fdopen(handle, "rb", closefd=False) as stream:
+                raw = stream.read(MAX_INPUT_BYTES + 1)
+        finally:
+            os.close(handle)
     except OSError as err:
         raise InputError(f"cannot read the file ({err.strerror or type(err).__name__})", file=path) from None
     if len(raw) > MAX_INPUT_BYTES:
         raise InputError(f"more than the {limit} limit for an input file; is this the right file?", file=path)
     return raw
+
+
+def _check_kind(info: os.stat_result, path: Path, what: str, limit: str) -> None:
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(f"is a folder, expected {what}", file=path)
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a pipe (FIFO)" if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file"
+        raise InputError(f"is {kind}, expected {what}; inputs must be regular files", file=path)
+    if info.st_size > MAX_INPUT_BYTES:
+        raise InputError(
+            f"file is {info.st_size / 2**20:,.0f} MiB, above the {limit} limit for an input file; is this the right file?",
+            file=path,
+        )
 
 
 def _column_at(raw: bytes, position: int) -> str | None:
@@ -189,8 +222,9 @@ def _parser_error(err: Exception, path: Path) -> InputError:
 
 
 def _named_columns(frame: pd.DataFrame, names: list[str], path: Path) -> pd.DataFrame:
-    """`frame` (columns numbered) with its columns named by the header, refusing repeated names
-    and dropping nameless columns, which spreadsheets export as empty ghosts."""
+    """`frame` (columns numbered) with its columns named by the header, trimmed and lower-cased
+    (`attrs["headers"]` keeps each name as written), refusing names that repeat after that and
+    dropping nameless columns, which spreadsheets export as empty ghosts."""
     seen: dict[str, int] = {}
     keep = []
     for i, name in enumerate(names):
@@ -203,21 +237,33 @@ def _named_columns(frame: pd.DataFrame, names: list[str], path: Path) -> pd.Data
                     row=1,
                 )
             continue
-        if name in seen:
-            raise InputError(f"column appears more than once (columns {seen[name] + 1} and {i + 1})", file=path, row=1, column=name)
-        seen[name] = i
+        key = canonical_name(name)
+        if key in seen:
+            first = names[seen[key]]
+            spelled = "" if first == name else f" (as {show(first)} and {show(name)}; names are matched ignoring case)"
+            raise InputError(
+                f"column appears more than once (columns {seen[key] + 1} and {i + 1}){spelled}", file=path, row=1, column=name
+            )
+        seen[key] = i
         keep.append(i)
     frame = frame[keep]
-    frame.columns = [names[i] for i in keep]
+    frame.columns = [canonical_name(names[i]) for i in keep]
+    frame.attrs["headers"] = {canonical_name(names[i]): names[i] for i in keep}
     if not len(frame.columns):
         raise InputError("the header has no column names", file=path, row=1)
     return frame
 
 
+def canonical_name(name: str) -> str:
+    """A column name as the tool matches it: trimmed and lower-cased."""
+    return name.strip().lower()
+
+
 def read_csv_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV as text cells, one DataFrame row per data row, index = spreadsheet row number.
 
-    `attrs`: `source` (the path as given), `sep` (the separator found)."""
+    Columns are named by `canonical_name`. `attrs`: `source` (the path as given), `sep` (the
+    separator found), `headers` (canonical name -> the name as the header writes it)."""
     path = Path(path)
     text = _decode(_read_bytes(path, "a CSV file"), path, table=True)
     if not text.strip():
@@ -249,9 +295,11 @@ def read_csv_table(path: str | Path) -> pd.DataFrame:
     frame.index = pd.RangeIndex(2, 2 + len(frame))
     frame = frame.apply(lambda col: col.str.strip()) if len(frame) else frame
     frame = _named_columns(frame, names, path)
+    headers = frame.attrs["headers"]
     frame = frame[~(frame == "").all(axis=1)]
     if frame.empty:
         raise InputError("no data rows (header only)", file=path)
+    frame.attrs["headers"] = headers
     frame.attrs["source"] = str(path)
     frame.attrs["sep"] = sep
     return frame
@@ -260,9 +308,9 @@ def read_csv_table(path: str | Path) -> pd.DataFrame:
 def missing_column(raw: pd.DataFrame, required: str) -> InputError:
     """The error for a table read by `read_csv_table` that lacks `required`, with a likely cause."""
     file = raw.attrs["source"]
-    found = ", ".join(raw.columns)
-    similar = [c for c in raw.columns if c.lower().replace(" ", "_") == required]
-    hint = f"; did you mean '{similar[0]}'? names are lower case" if similar else ""
+    found = ", ".join(header(raw, c) for c in raw.columns)
+    closest = [c for c in raw.columns if near_miss(c, [required]) == required]
+    hint = f"; did you mean {show(header(raw, closest[0]))}?" if closest else ""
     if raw.attrs.get("sep") == "," and any(";" in c for c in raw.columns):
         hint += "; is the file separated by semicolons?"
     return InputError(
@@ -274,20 +322,56 @@ def missing_column(raw: pd.DataFrame, required: str) -> InputError:
 # Cells
 
 
-def decimal_mark(raw: pd.DataFrame, columns: list[str]) -> str:
-    """The decimal mark of `columns` of a file read by `read_csv_table` (see the module notes)."""
-    if raw.attrs.get("sep") != ";":
-        return "."
-    dotted = False
+def decimal_mark(raw: pd.DataFrame, columns: list[str], given: str | None = None) -> str:
+    """The decimal mark of a file read by `read_csv_table`, from the number cells of `columns`
+    (see the module notes): `given` when the user said (--decimal), else what the cells that can
+    only be read one way show; an error when they show both, or nothing while some cell is
+    ambiguous (`1.500`: 1.5 or 1500?)."""
+    if given is not None:
+        return given
+    file = raw.attrs.get("source")
+    evidence: dict[str, tuple[int, str]] = {}
+    ambiguous: tuple[int, str] | None = None
     for column in columns:
         cells = raw[column]
-        with_comma = cells[cells.str.contains(",", regex=False)]
-        if len(with_comma) and with_comma.str.fullmatch(_COMMA_DECIMAL).any():
-            return ","
-        with_dot = cells[cells.str.contains(".", regex=False)]
-        if len(with_dot) and (with_dot.str.fullmatch(_DOT_DECIMAL) & ~with_dot.str.fullmatch(_THOUSANDS)).any():
-            dotted = True
-    return "." if dotted else ","
+        marked = cells[cells.str.contains(r"[.,]", regex=True)]
+        if marked.empty:
+            continue
+        for mark in DECIMAL_MARKS:
+            one, unsure, _, both = _shapes(mark)
+            others_grouped = _shapes("," if mark == "." else ".")[2]
+            # one `mark` that cannot be a thousands group, the other mark grouping thousands more
+            # than once, or both marks: each can be read only with `mark` as the decimal mark
+            sure = (marked.str.fullmatch(one) & ~marked.str.fullmatch(unsure)) | marked.str.fullmatch(others_grouped) | marked.str.fullmatch(both)
+            if mark not in evidence and (row := first_row(sure, marked)) is not None:
+                evidence[mark] = (row, column)
+            if ambiguous is None and (row := first_row(marked.str.fullmatch(unsure), marked)) is not None:
+                ambiguous = (row, column)
+    if len(evidence) == 2:
+        (prow, pcol), (crow, ccol) = evidence["."], evidence[","]
+        raise InputError(
+            f"{show(raw.at[prow, pcol])} is written with '.' as the decimal mark, but {show(raw.at[crow, ccol])} "
+            f"(row {crow}, column {show(header(raw, ccol))}) with ','; write every number of the file the same way, "
+            "or say which mark is the decimal one with --decimal . or --decimal ,",
+            file=file,
+            row=prow,
+            column=header(raw, pcol),
+        )
+    if evidence:
+        return next(iter(evidence))
+    if ambiguous is not None:
+        row, column = ambiguous
+        cell = raw.at[row, column]
+        plain = cell.lstrip("+-")
+        raise InputError(
+            f"{show(cell)} could be {float(plain.replace(',', '.')):g} or {plain.replace(',', '').replace('.', '')}, "
+            "and no other number in the file shows whether its decimal mark is '.' or ','; give --decimal . or "
+            "--decimal , (or write the number without a thousands separator)",
+            file=file,
+            row=row,
+            column=header(raw, column),
+        )
+    return "."
 
 
 def first_row(bad: pd.Series | np.ndarray, cells: pd.Series) -> int | None:
@@ -296,20 +380,24 @@ def first_row(bad: pd.Series | np.ndarray, cells: pd.Series) -> int | None:
     return int(cells.index[marked[0]]) if len(marked) else None
 
 
-def _point_decimals(cells: pd.Series, text: pd.Series, *, file: str, column: str) -> pd.Series:
-    """Decimal-comma cells rewritten with a decimal point and no thousands dots, refusing a dot
-    that cannot group thousands (a decimal point in a decimal-comma file)."""
-    dotted = text.str.contains(".", regex=False)
-    if (row := first_row(dotted & ~text.str.fullmatch(_GROUPED_INTEGER), cells)) is not None:
+def _plain_decimals(cells: pd.Series, text: pd.Series, decimal: str, *, file: str, column: str) -> pd.Series:
+    """Cells rewritten with a decimal point and no thousands separators, refusing a cell that uses
+    the other mark anywhere but between groups of three digits."""
+    other = "," if decimal == "." else "."
+    marked = text.str.contains(other, regex=False)
+    grouped = rf"[+-]?\d{{1,3}}(?:{re.escape(other)}\d{{3}})+(?:{re.escape(decimal)}\d+)?"
+    if (row := first_row(marked & ~text.str.fullmatch(grouped), cells)) is not None:
+        example = "1234.5 or 1,234.5" if decimal == "." else "1234,5 or 1.234,5"
         raise InputError(
-            f"{show(cells[row])}: this semicolon-separated file writes numbers with a decimal comma "
-            "(1234,5 or 1.234,5); write the number that way, or save the file comma-separated "
-            "with decimal points",
+            f"{show(cells[row])}: the numbers of this file have '{decimal}' as the decimal mark ({example}); "
+            f"write the number that way, or give --decimal {other} if '{other}' is the decimal mark",
             file=file,
             row=row,
             column=column,
         )
-    return text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    if not marked.any() and decimal == ".":
+        return text
+    return text.str.replace(other, "", regex=False).str.replace(decimal, ".", regex=False)
 
 
 def _not_a_number(cell: str, value: float, decimal: str) -> str:
@@ -318,8 +406,6 @@ def _not_a_number(cell: str, value: float, decimal: str) -> str:
         return "is not a finite number; leave the cell empty for no value (or no limit)"
     if cell.lower() in _NOT_NUMBERS:
         return "is not a number; leave the cell empty when there is no value"
-    if "," in cell and decimal == ".":
-        return "is not a number (write decimals with a point, without thousands separators)"
     if np.isinf(value):
         return "is too large"
     return "is not a number"
@@ -337,9 +423,7 @@ def parse_numbers(
 ) -> pd.Series:
     """Strictly parse a text column to floats: empty -> NaN, anything else must be a finite number
     between 0 and `maximum` (whole when `integer`). `nan`, `inf` and the like are refused."""
-    text = cells.astype(str)
-    if decimal == ",":
-        text = _point_decimals(cells, text, file=file, column=column)
+    text = _plain_decimals(cells, cells.astype(str), decimal, file=file, column=column)
     empty = (text == "").to_numpy()
     values = pd.to_numeric(text.where(~empty, None), errors="coerce").to_numpy(dtype=float)
     if (row := first_row(~empty & ~np.isfinite(values), cells)) is not None:
@@ -394,8 +478,10 @@ def parse_bool(cells: pd.Series, *, file: str, column: str, default: bool) -> pd
 
 
 __all__ = [
+    "DECIMAL_MARKS",
     "MAX_INPUT_BYTES",
     "MAX_NUMBER",
+    "canonical_name",
     "MAX_PERSONS",
     "check_identifiers",
     "decimal_mark",

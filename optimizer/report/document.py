@@ -143,13 +143,15 @@ class View:
             columns.append((c, "caps remainder" if label == "remainder" else f"{label} effect", "sf1"))
         if (table["capped"] != "").any():
             columns.append(("capped", "Capped terms", "text"))
-        if (table["hosted_adjustment"].abs() > 1e-9).any():
-            columns.append(("hosted_adjustment", "Already hosted", "sf1"))
+        if (table["fair_adjustment"].abs() > 1e-9).any():
+            columns.append(("fair_adjustment", "Fair target − key", "sf1"))
         allocated_kind = "int" if self.result.plan.cases is None else "f1"
         columns += [("target", "Target", "f1"), ("burden", "Allocated", allocated_kind), ("difference", "Allocated − target", "sf2")]
         if table["capacity"].notna().any():
             columns += [("capacity", "Capacity", "int"), ("capacity_binding", "Capacity binding", "bool")]
         columns.append(("reason", "Why", "text"))
+        if (table["target_note"] != "").any():
+            columns.append(("target_note", "Why the fair target differs", "text"))
         return _table(table, columns)
 
     def unplaced(self) -> Unplaced | None:

@@ -16,20 +16,18 @@ from .formatting import num
 def explanation_table(result: RunResult) -> pd.DataFrame:
     """How each state's number came about.
 
-    key_amount = share x B (B: the burden to share, plus what is already hosted under
-    --count-hosted); `effect:<criterion>` = that criterion's contribution to the share x B (the
-    population effect, the GDP effect, ...), `effect:remainder` = what the caps cut, spread again;
-    the effects sum to key_amount. hosted_adjustment = target - key_amount (0 unless
-    --count-hosted). difference = burden - target: rounding to whole persons or families, and
-    capacity (`capacity_binding`: the state is at capacity and below its target)."""
+    key_amount = share x B (B: the burden to share, the key's raw target); `effect:<criterion>` =
+    that criterion's contribution to the share x B (the population effect, the GDP effect, ...),
+    `effect:remainder` = what the caps cut, spread again; the effects sum to key_amount.
+    fair_adjustment = target - key_amount: the water-filled fair target against the key's (what is
+    already hosted under --count-hosted, capacities, minimums; `target_note` says why).
+    difference = burden - target: rounding to whole persons or families (`capacity_binding`: the
+    state is at capacity, which holds it below its key target)."""
     plan = result.plan
     states = plan.states
     contributions = result.key.contributions.reindex(states.index)
     capped = result.key.capped.reindex(states.index)
-    hosted_total = 0.0
-    if plan.settings.count_hosted and "hosted" in result.participants.columns:
-        hosted_total = float(result.participants["hosted"].fillna(0).sum())
-    base = total_burden(plan) + hosted_total
+    base = total_burden(plan)
     out = pd.DataFrame(index=states.index)
     out["name"] = states["name"].to_numpy()
     out["share"] = states["share"].to_numpy(dtype=float)
@@ -42,14 +40,16 @@ def explanation_table(result: RunResult) -> pd.DataFrame:
     out["capped"] = [
         "; ".join(c for c in capped.columns if bool(capped.at[code, c])) for code in states.index
     ]
-    out["hosted_adjustment"] = states["target"].to_numpy(dtype=float) - out["key_amount"].to_numpy()
+    out["fair_adjustment"] = states["target"].to_numpy(dtype=float) - out["key_amount"].to_numpy()
     out["target"] = states["target"].to_numpy(dtype=float)
+    out["target_note"] = states["target_note"].to_numpy(dtype=object) if "target_note" in states.columns else ""
     out["allocated"] = states["allocated"].to_numpy()
     out["burden"] = states["burden"].to_numpy(dtype=float)
     out["difference"] = out["burden"] - out["target"]
     out["capacity"] = states["capacity"].to_numpy(dtype=float) if "capacity" in states.columns else np.nan
     out["at_capacity"] = states["at_capacity"].to_numpy(dtype=bool) if "at_capacity" in states.columns else False
-    out["capacity_binding"] = out["at_capacity"] & (out["difference"] < -1e-9)
+    # binding: the capacity holds the state below its key target (its fair target is the capacity)
+    out["capacity_binding"] = out["at_capacity"] & (out["target"] < out["key_amount"] - 1e-9)
     out["reason"] = _reasons(out, "families" if plan.cases is not None else "persons")
     out["explanation"] = [_explain(out, code, base) for code in states.index]
     return out
@@ -84,8 +84,8 @@ def _explain(table: pd.DataFrame, code: str, base: float) -> str:
         f"{code} {row['name']}: key share {100 * row['share']:.3f}% of {num(base, 0)} = {num(row['key_amount'])}"
         f" ({', '.join(parts)})."
     )
-    if abs(row["hosted_adjustment"]) > 1e-9:
-        text += f" Already hosted: {num(row['hosted_adjustment'], 1, sign=True)}, target {num(row['target'])}."
+    if abs(row["fair_adjustment"]) > 1e-9 or row["target_note"]:
+        text += f" Fair target {num(row['target'])} ({num(row['fair_adjustment'], 1, sign=True)}): {row['target_note']}."
     units = ""
     if abs(row["burden"] - row["allocated"]) > 1e-9:
         units = f" ({num(row['burden'])} burden units)"

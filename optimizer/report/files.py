@@ -8,8 +8,6 @@ Values that change from run to run (wall times, the date) are kept in one place,
 from __future__ import annotations
 
 import json
-import os
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +15,11 @@ import pandas as pd
 
 from .. import __version__
 from ..compare import Comparison
-from ..errors import InputError
-from ..io.output import neutralise, sha256, write_csv, write_json
+from ..io.cases import CASE_COLUMNS
+from ..io.output import neutralise, sha256, with_input_columns, write_csv, write_json
 from ..metrics import result_metrics
 from ..pipeline import RunResult
+from ..runfacts import run_date
 
 
 def plan_states_table(result: RunResult) -> pd.DataFrame:
@@ -30,10 +29,23 @@ def plan_states_table(result: RunResult) -> pd.DataFrame:
     per_state = result_metrics(result).states
     for column in ("ratio", "per_1000", "per_bn_gdp", "capacity_use"):
         table[column] = per_state[column].to_numpy()
-    return table
+    # The states file's own columns, as written (nothing the user gave is lost on the way).
+    states = result.states
+    own = {c: pd.Series(v, index=states.index).reindex(table["code"]).to_numpy() for c, v in states.attrs.get("text", {}).items()}
+    return with_input_columns(table, own, states.attrs.get("headers", {}))
 
 
 def plan_cases_table(result: RunResult) -> pd.DataFrame | None:
+    """One row per case: where it goes and why, then the case file's own columns as written."""
+    table = _plan_cases(result)
+    if table is None or result.cases is None:
+        return table
+    cases = result.cases.set_index("case_id")
+    own = {c: cases[c].reindex(table["case_id"]).to_numpy() for c in cases.columns if c not in CASE_COLUMNS}
+    return with_input_columns(table, own, result.cases.attrs.get("headers", {}))
+
+
+def _plan_cases(result: RunResult) -> pd.DataFrame | None:
     if result.plan.cases is None:
         return None
     columns = ["case_id", "state", "size", "weight", "group", "links", "link_honoured", "reason"]
@@ -52,17 +64,6 @@ def provenance(result: RunResult) -> dict:
     }
 
 
-def _created() -> str:
-    """Now, or SOURCE_DATE_EPOCH (the reproducible-builds convention) when it is set."""
-    value = os.environ.get("SOURCE_DATE_EPOCH")
-    if not value:
-        return datetime.now(timezone.utc).isoformat(timespec="seconds")
-    try:
-        return datetime.fromtimestamp(int(value), tz=timezone.utc).isoformat(timespec="seconds")
-    except (ValueError, OverflowError):
-        raise InputError(f"SOURCE_DATE_EPOCH '{value}' is not a number of seconds") from None
-
-
 def _seconds(result: RunResult) -> tuple[dict, dict]:
     """(wall seconds per step, wall seconds per stage) of one result."""
     plan = result.plan
@@ -72,14 +73,14 @@ def _seconds(result: RunResult) -> tuple[dict, dict]:
 def run_facts(result: RunResult) -> dict:
     """What changes from one run to the next: kept together in one place."""
     seconds, stage_seconds = _seconds(result)
-    return {"created": _created(), "seconds": seconds, "stage_seconds": stage_seconds}
+    return {"created": run_date(), "seconds": seconds, "stage_seconds": stage_seconds}
 
 
 def run_facts_all(results: list[RunResult]) -> dict:
     """The run facts of several results (a comparison), in one entry."""
     timed = {r.name: _seconds(r) for r in results}
     return {
-        "created": _created(),
+        "created": run_date(),
         "seconds": {name: seconds for name, (seconds, _) in timed.items()},
         "stage_seconds": {name: stages for name, (_, stages) in timed.items()},
     }

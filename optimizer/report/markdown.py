@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 from .document import HEADLINE, Document, Table
 
@@ -18,8 +19,17 @@ def render(document: Document) -> dict[str, str]:
     return {"report.md": "\n".join(out)}
 
 
+# Markdown's own punctuation, backslash-escaped in every text the report takes from its inputs: a
+# name like '![x](http://evil.example/p.png)' or '[click](javascript:...)' must not become an
+# image that loads or a link, '*x*' not emphasis, '#' not a heading. (<, > and & are HTML-escaped.)
+_MARKDOWN = re.compile(r"([\\`*_\[\]#!|~])")
+
+
 def _cell(text: str) -> str:
-    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+    """`text` as literal Markdown: HTML-escaped, Markdown punctuation escaped, on one line. A
+    leading '-' or '+' stays (the report's own list items pass through here)."""
+    escaped = _MARKDOWN.sub(r"\\\1", html.escape(str(text), quote=False))
+    return escaped.replace("\n", " ").replace("\r", " ")
 
 
 def _table(table: Table) -> str:

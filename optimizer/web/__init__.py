@@ -7,6 +7,7 @@ session, removed when the server stops.
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -35,7 +36,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000, inputs: Path | None = None)
     app = create_app(inputs, hosts=hosts if host not in ("0.0.0.0", "::") else ("*",))
     shown = f"[{host}]" if ":" in host else host
     print(f"relocate explorer: http://{shown}:{port}/  (Ctrl+C stops it; data: {app.state.inputs}; uploads kept in {app.state.sessions.root} until then)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # Ctrl+C is how the explorer is meant to stop, not an interruption of work: uvicorn hands the
+    # signal back to the handler it found when it has shut down, so let that one be Python's own
+    # and end quietly (the `relocate` command's handler would report "interrupted", exit 130).
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    except KeyboardInterrupt:
+        pass
 
 
 @contextmanager
