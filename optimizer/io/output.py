@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -74,8 +75,60 @@ def to_jsonable(value: object) -> object:
     return value
 
 
+class Records(list):
+    """The rows of a table for JSON (see `records`): `json_text` writes them one row per line."""
+
+
+def records(frame: pd.DataFrame) -> Records:
+    """A table as JSON rows ({column: value}), converted a column at a time: plain ints, floats
+    and text, NaN and infinities as null."""
+    if not len(frame.columns):
+        return Records({} for _ in range(len(frame)))
+    columns = [str(c) for c in frame.columns]
+    cells = [_plain(frame.iloc[:, j]) for j in range(len(columns))]
+    return Records(dict(zip(columns, row)) for row in zip(*cells))
+
+
+def _plain(series: pd.Series) -> list:
+    values = series.tolist()  # numpy scalars become Python's own
+    if series.dtype.kind in "iub":
+        return values
+    if series.dtype.kind == "f":
+        return [value if math.isfinite(value) else None for value in values]
+    return [to_jsonable(value.item() if isinstance(value, np.generic) else value) for value in values]
+
+
+
+
 def json_text(data: dict) -> str:
-    return json.dumps(to_jsonable(data), indent=2, ensure_ascii=False) + "\n"
+    """Indented JSON; each `Records` table one row per line. Python's json indents in pure Python
+    (seconds for a 100,000-row case list) and writes compactly in C: so the tables are written
+    compactly, a row at a time, into the indented rest."""
+    tables: list[Records] = []
+    marker = f"table-{secrets.token_hex(16)}-"  # a place holder no text of the user's can spell
+
+    def lift(value: object) -> object:
+        if isinstance(value, Records):
+            tables.append(value)
+            return f"{marker}{len(tables) - 1}"
+        if isinstance(value, dict):
+            return {key: lift(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [lift(item) for item in value]
+        return value
+
+    text = json.dumps(to_jsonable(lift(data)), indent=2, ensure_ascii=False) + "\n"
+    if not tables:
+        return text
+    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+
+    def table(found: re.Match) -> str:
+        indent, before, rows = found.group(1), found.group(2), tables[int(found.group(3))]
+        if not rows:
+            return f"{indent}{before}[]"
+        return f"{indent}{before}[\n" + ",\n".join(f"{indent}  {encode(row)}" for row in rows) + f"\n{indent}]"
+
+    return re.compile(rf'^( *)(.*?)"{marker}(\d+)"', re.MULTILINE).sub(table, text)
 
 
 def write_json(data: dict, path: Path) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..io.output import neutralise
+from ..io.output import neutralise, neutralise_frame
 from ..metrics import METRIC_INFO
 from .document import HEADLINE, MAX_CASE_ROWS, Document, unplaced_cases
 from .files import plan_cases_table
@@ -81,6 +81,19 @@ def _cell(value: object) -> object:
     return value
 
 
+def _cells(series: pd.Series) -> list:
+    """A column's cells as `_cell` makes them, a column at a time where the type allows."""
+    values = series.tolist()  # numpy scalars become Python's own
+    if series.dtype.kind in "iub":
+        return values
+    if series.dtype.kind == "f":
+        return [value if math.isfinite(value) else None for value in values]
+    if series.dtype != object and pd.api.types.is_string_dtype(series.dtype):  # text or missing only
+        values = neutralise_frame(series.to_frame()).iloc[:, 0].tolist()
+        return [value if value.__class__ is str else None for value in values]
+    return [_cell(value) for value in values]
+
+
 class _Book:
     """An XlsxWriter workbook in memory, with its cell formats made once each."""
 
@@ -112,8 +125,8 @@ class _Book:
         ws.write_row(0, 0, [neutralise(c) for c in columns], self.bold)
         for j, column in enumerate(columns):
             pattern = formats.get(column) or formats.get(column.split(":", 1)[0])
-            values = frame.iloc[:, j].tolist()
-            ws.write_column(1, j, [_cell(v) for v in values], self.number(pattern) if pattern else None)
+            values = _cells(frame.iloc[:, j])
+            ws.write_column(1, j, values, self.number(pattern) if pattern else None)
             width = max([len(column)] + [len(str(v)) for v in values[:200]])
             ws.set_column(j, j, min(60, max(8, width + 2)))
         ws.freeze_panes(1, 0)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 
 from .. import __version__
-from ..io.output import json_text, to_jsonable
+from ..io.output import json_text, records
 from ..metrics import METRIC_INFO
 from .document import MAX_CASE_ROWS, Document, View, unplaced_cases
 from .files import plan_cases_table, stages
@@ -19,14 +17,6 @@ def render(document: Document) -> dict[str, str]:
     return {"report.json": json_text(report_document(document))}
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    out = []
-    columns = list(frame.columns)
-    for row in frame.itertuples(index=False, name=None):
-        out.append({str(c): to_jsonable(v.item() if isinstance(v, np.generic) else v) for c, v in zip(columns, row)})
-    return out
-
-
 def report_document(document: Document) -> dict:
     out = {
         "title": document.title,
@@ -37,15 +27,15 @@ def report_document(document: Document) -> dict:
     if document.wide is not None:
         comparison = {
             "first": document.names[0],
-            "states": _records(document.wide),
-            "metrics": _records(document.per_variant) if document.per_variant is not None else [],
+            "states": records(document.wide),
+            "metrics": records(document.per_variant) if document.per_variant is not None else [],
         }
         if document.comparison is not None:
-            comparison["long"] = _records(document.comparison.table)
+            comparison["long"] = records(document.comparison.table)
             comparison["sensitivity_factors"] = list(document.comparison.factors)
             comparison["notes"] = list(document.comparison.notes)
         if document.sensitivity is not None:
-            comparison["sensitivity"] = _records(document.sensitivity)
+            comparison["sensitivity"] = records(document.sensitivity)
         out["comparison"] = comparison
     if document.solidarity is not None:
         out["solidarity"] = solidarity_document(document.solidarity.result)
@@ -69,15 +59,15 @@ def _variant(view: View) -> dict:
         "ties": list(plan.ties),
         "metrics": view.metrics.overall.to_dict(),
         "lorenz": {"x": view.metrics.lorenz[0].tolist(), "y": view.metrics.lorenz[1].tolist()},
-        "states": _records(view.metrics.states.reset_index()),
-        "explanation": _records(view.explanation.reset_index()),
+        "states": records(view.metrics.states.reset_index()),
+        "explanation": records(view.explanation.reset_index()),
         "provenance": view.provenance,
     }
     cases = plan_cases_table(result)
     if cases is not None:
         if len(cases) <= MAX_CASE_ROWS:
-            entry["cases"] = _records(cases)
+            entry["cases"] = records(cases)
         else:
             entry["cases_note"] = f"{len(cases):,} cases: the list is in plan_cases.csv; unplaced ones here"
-            entry["cases"] = _records(unplaced_cases(cases))
+            entry["cases"] = records(unplaced_cases(cases))
     return entry

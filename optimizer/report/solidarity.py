@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-import numpy as np
 import pandas as pd
 
+from ..io.output import records
 from ..solidarity import SolidarityResult
 from .charts import Chart, solidarity as solidarity_chart
 from .document import Table
@@ -138,19 +138,12 @@ def solidarity_document(result: SolidarityResult) -> dict:
         "benefitting": list(result.benefitting),
         "inputs": dict(result.inputs),
         "deduction_notes": dict(result.notes),
-        "states": _records(frames["states"]),
-        "lines": _records(frames["pool"]),
+        "states": records(frames["states"]),
+        "lines": records(frames["pool"]),
     }
     if result.trade is not None:
-        out["trade"] = {"prices": result.trade.prices, "states": _records(frames["trade_states"]), "lines": _records(frames["trade_pool"])}
+        out["trade"] = {"prices": result.trade.prices, "states": records(frames["trade_states"]), "lines": records(frames["trade_pool"])}
     return out
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    from ..io.output import to_jsonable
-
-    columns = [str(c) for c in frame.columns]
-    return [{c: to_jsonable(v.item() if isinstance(v, np.generic) else v) for c, v in zip(columns, row)} for row in frame.itertuples(index=False, name=None)]
 
 
 __all__ = ["SolidaritySection", "lines_table", "solidarity_document", "solidarity_frames"]
