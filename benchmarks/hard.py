@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
                 break
     args.work.mkdir(parents=True, exist_ok=True)
     (args.work / "hard.json").write_text(json.dumps({"time_limit": args.time_limit, "rows": rows}, indent=2) + "\n")
-    print(f"| family | largest proven optimal (cases) | its command s | next size | next: status | next: command s |\n|---|---:|---:|---:|---|---:|")
+    print("| family | largest proven optimal (cases) | its command s | next size | next: status | next: command s |\n|---|---:|---:|---:|---|---:|")
     for family in chosen:
         runs = [r for r in rows if r["family"] == family]
         proven = [r for r in runs if r["status"] == "optimal"]
