@@ -56,6 +56,15 @@ def test_an_impossible_pattern_is_refused_in_words():
         bp.biproportional(rows, columns, allowed)
 
 
+def test_an_impossible_pattern_not_strict_meets_the_rows():
+    """Not strict (as the placement model asks): A's 60 all go to X, the only cell open to it; B
+    fills the rest of Y."""
+    rows, columns = pd.Series([60.0, 40.0], index=["A", "B"]), pd.Series([50.0, 50.0], index=["X", "Y"])
+    allowed = frame([[1, 0], [1, 1]], "AB", "XY").astype(bool)
+    got = bp.biproportional(rows, columns, allowed, strict=False)
+    pd.testing.assert_frame_equal(got, frame([[60, 0], [0, 40]], "AB", "XY"), atol=1e-6)
+
+
 def test_real_data_four_origins_twenty_destinations():
     """The four benefitting states of the first cycle and the fair shares of twenty destinations
     (Pact key on the shipped EU-27 data); 5,000 people with a few excluded cells."""
