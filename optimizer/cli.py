@@ -343,12 +343,18 @@ def solve(
     _check_out(out, force, _input_paths(scenario, settings, base_dir))
     # A scenario with a [pool]: its solidarity account goes into the reports (before solving, so a bad pool fails first).
     pool = solidarity_account(settings, base_dir, scenario=scenario) if settings.pool is not None else None
-    result = run(settings, base_dir, name=(settings.title or (scenario.stem if scenario else "plan")))
+    result = run(settings, base_dir, name=(settings.title or (scenario.stem if scenario else "plan")), destinations=_pledged(pool))
     with staged_output(out, force=force) as folder:
         write_plan_files(result, folder)
         write_reports([result], folder, formats=report, solidarity=pool)
     _summarise(result, out)
     _warn([result.reading], {result.inputs.get("states"): "plan_states.csv", result.inputs.get("cases"): "plan_cases.csv"})
+
+
+def _pledged(pool):
+    """The relocations pledged per state when the scenario's [pool] gives pledges (the targets of
+    the destinations when the cases come from several origins; `pipeline.run`), else None."""
+    return pool.destination_targets() if pool is not None and pool.has_pledges() else None
 
 
 def _check_out(out: Path, force: bool, inputs: list[Path] = ()) -> None:
@@ -377,10 +383,11 @@ def _summarise(result, out: Path) -> None:
     plan = result.plan
     counts = plan.counts
     gap = "" if plan.status in ("optimal", "exact") else f", gap {plan.gap if plan.gap is not None else 'unknown'}"
+    cells = "" if plan.origins is None else f"; cell deviation {plan.origins['deviation'].abs().sum():,.2f} ({len(plan.origins):,} origin x destination cells)"
     stderr.print(
         f"{plan.status}{gap}: placed {counts.placed_persons:,} of {counts.persons:,} persons "
         f"({counts.placed_cases:,} of {counts.cases:,} cases) in {len(plan.states)} states; "
-        f"total deviation {plan.states['deviation'].abs().sum():,.2f}; written to {out}"
+        f"total deviation {plan.states['deviation'].abs().sum():,.2f}{cells}; written to {out}"
     )
     for tie in plan.ties:
         stderr.print(f"tie: {tie}")

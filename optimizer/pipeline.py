@@ -20,7 +20,7 @@ from .io.output import sha256  # noqa: F401 (moved to io.output; kept importable
 from .keys import Formula, KeyResult, compute_key, resolve_formula, weight_column_formula
 from .model import plan as solve_plan
 from .results import Counts, Plan, Stage, Status, column_or_nan, state_table
-from .io.cases import load_cases
+from .io.cases import has_origins, load_cases
 from .io.states import load_states
 from .participants import participants
 from .settings import ScenarioSettings, Settings, model_settings
@@ -114,8 +114,18 @@ def key_for(settings: ScenarioSettings, base_dir: Path | None = None) -> tuple[p
     return states, chosen, compute_key(chosen, formula)
 
 
-def run(settings: ScenarioSettings, base_dir: Path | None = None, name: str = "plan", *, cases: pd.DataFrame | None = None, states: pd.DataFrame | None = None) -> RunResult:
-    """Run one scenario. `cases`/`states` may be passed pre-loaded (compare reuses them)."""
+def run(
+    settings: ScenarioSettings,
+    base_dir: Path | None = None,
+    name: str = "plan",
+    *,
+    cases: pd.DataFrame | None = None,
+    states: pd.DataFrame | None = None,
+    destinations: pd.Series | None = None,
+) -> RunResult:
+    """Run one scenario. `cases`/`states` may be passed pre-loaded (compare reuses them).
+    `destinations`: relocations pledged per state (`SolidarityResult.destination_targets()`), the
+    destinations' targets in place of the key's when the cases have origins (ignored otherwise)."""
     states_path = resolve_path(settings.states, base_dir)
     cases_path = resolve_path(settings.cases, base_dir)
     if states is None:
@@ -136,10 +146,8 @@ def run(settings: ScenarioSettings, base_dir: Path | None = None, name: str = "p
     check_plan_inputs(states, cases, settings.total, method, solve_settings.need_weights)
 
     if cases is not None:
-        result = solve_plan(chosen, key.shares, solve_settings, cases=cases)
-        if "origin" in cases.columns and "origin" not in result.cases.columns:
-            # plan_cases.csv keeps where each case comes from (the plan's rows are the input's, in order)
-            result.cases.insert(1, "origin", cases["origin"].to_numpy())
+        pledged = destinations if destinations is not None and has_origins(cases) else None
+        result = solve_plan(chosen, key.shares, solve_settings, cases=cases, destinations=pledged)
     elif method == "lp" and solve_settings.objective == "minimax":
         # Another objective than the apportionment methods': the model as it is.
         result = solve_plan(chosen, key.shares, solve_settings, total=settings.total)

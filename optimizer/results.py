@@ -131,8 +131,9 @@ class Plan:
     """A solved placement.
 
     `states`: the per-state table (`state_table`), plus persons per need in family plans.
-    `cases`: one row per case with `state` ('' when unplaced), link_honoured and reason; None in
-    quota mode. `backend`: which solver interface made it (highs, pulp:highs, pulp:cbc, rule).
+    `cases`: one row per case with `state` ('' when unplaced), link_honoured and reason (and
+    `origin` when the case list has one); None in quota mode. `origins`: the origin x destination
+    table when cases have origins. `backend`: which solver interface made it (highs, pulp:highs, pulp:cbc, rule).
     """
 
     states: pd.DataFrame
@@ -148,6 +149,10 @@ class Plan:
     # Alternative optima or equal priorities that a deterministic rule decided, in words.
     ties: tuple[str, ...] = field(default_factory=tuple)
     backend: str = ""
+    # Relocation from several origins: one row per (origin, destination) with its biproportional
+    # target, cases, persons, burden and deviation (`optimizer.model.origins.origin_table`); None
+    # when no case has an origin.
+    origins: pd.DataFrame | None = None
 
     @property
     def objective(self) -> dict[str, float]:

@@ -122,6 +122,25 @@ def state_targets(states: pd.DataFrame, shares: pd.Series, total: float, *, per_
     )
 
 
+def pledged_targets(
+    states: pd.DataFrame, shares: pd.Series, pledged: pd.Series, total: float, *, per_person: float = 1.0, count_hosted: bool = False, hosted_column: str = "hosted"
+) -> Targets:
+    """The targets when the destinations' pledges are given (the Pact's Solidarity Pool): each
+    participant's pledged relocations (`pledged`, by code; none: 0), scaled to the burden to
+    place and water-filled under capacities, minimums and what is hosted like the key's shares.
+    `key` stays the key's raw target; `why` says, per state, that its target is its pledge."""
+    weights = pd.to_numeric(pledged, errors="coerce").reindex(states.index).fillna(0.0).clip(lower=0.0)
+    if weights.sum() <= 0:
+        raise InputError("no participant pledged any relocation: the pledges give the destinations no targets")
+    fair = state_targets(states, weights / weights.sum(), total, per_person=per_person, count_hosted=count_hosted, hosted_column=hosted_column)
+    key = shares.to_numpy(dtype=float) * float(total)
+    why = tuple(
+        f"its pledge of {p:,.0f} relocations, scaled to the burden to place" + (f"; {w}" if w else "")
+        for p, w in zip(weights.to_numpy(), fair.why)
+    )
+    return Targets(key, fair.fair, fair.level, fair.hosted, why)
+
+
 def bounded_quotas(shares: np.ndarray, lower: np.ndarray, upper: np.ndarray, house: float) -> np.ndarray:
     """Fair quotas of `house` within bounds: clamp(s_i * L, lower_i, upper_i) at the level L where
     they sum to `house` (as near as the bounds allow). The states a bound holds are frozen and the

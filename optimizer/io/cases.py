@@ -83,6 +83,7 @@ def load_cases(path: str | Path, decimal: str | None = None) -> pd.DataFrame:
         out["weight"] = np.nan
     if "origin" in raw.columns:
         out["origin"] = _origins(raw["origin"], file)
+        _check_group_origins(out, file)
     for column in raw.columns:
         if column not in CASE_COLUMNS:
             out[column] = raw[column].to_numpy(dtype=object)
@@ -98,6 +99,32 @@ def _origins(cells: pd.Series, file: str) -> np.ndarray:
     if (row := first_row(several, cells)) is not None:
         raise InputError(f"{show(cells[row])}: origin is one state code (where the applicant is now), not a list", file=file, row=row, column="origin")
     return cells.to_numpy(dtype=object)
+
+
+def has_origins(cases: pd.DataFrame | None) -> bool:
+    """Whether some case says where it comes from (an `origin` column with a code in it)."""
+    return cases is not None and "origin" in cases.columns and bool((cases["origin"] != "").any())
+
+
+def _check_group_origins(cases: pd.DataFrame, file: str) -> None:
+    """A group (an extended family) is relocated together, so from one place: its cases name the
+    same origin (or all none)."""
+    grouped = cases[cases["group"] != ""]
+    if grouped.empty:
+        return
+    first = grouped.groupby("group", sort=False)["origin"].transform("first")
+    differs = grouped["origin"] != first
+    if differs.any():
+        row = int(differs.index[differs.to_numpy()][0])
+        group = grouped.at[row, "group"]
+        before = int(grouped.index[(grouped["group"] == group).to_numpy()][0])
+        raise InputError(
+            f"group {show(group)} has cases from two origins ({show(first[row]) if first[row] else 'none'} in row {before}, "
+            f"{show(cases.at[row, 'origin']) if cases.at[row, 'origin'] else 'none'} here): a group is relocated together, from one origin",
+            file=file,
+            row=row,
+            column="origin",
+        )
 
 
 def check_cases_against_states(cases: pd.DataFrame, states: pd.DataFrame) -> None:
@@ -211,5 +238,6 @@ __all__ = [
     "need_counts",
     "case_weights",
     "check_cases_against_states",
+    "has_origins",
     "load_cases",
 ]

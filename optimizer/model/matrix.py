@@ -1,9 +1,10 @@
 """The placement model as one matrix, built once from numpy arrays and mirrored into a backend.
 
-Columns: x (units of type t in state s, for every allowed pair), d (deviation per state); then,
-when a stage needs them, `worst` (minimax) and y (honoured link-class units per linked state).
-Rows: units per type, capacity, minimum and need capacity per state, the deviation rows with the
-integer envelope cuts, everyone placed; then the stages' fixing rows. Every row is kept here too,
+Columns: x (units of type t in state s, for every allowed pair), d (deviation per state), e
+(deviation per origin x destination cell, when cases have origins); then, when a stage needs them,
+`worst` (minimax) and y (honoured link-class units per linked state). Rows: units per type,
+capacity, minimum and need capacity per state, the deviation rows with the integer envelope cuts
+(per state and per cell), everyone placed; then the stages' fixing rows. Every row is kept here too,
 so a plan can be checked against the model without asking the solver.
 """
 
@@ -52,6 +53,9 @@ class PlacementModel:
         # One type (quota mode): the relaxation's optimum is whole, so solve that first (see run).
         self.relaxation_first = types.n_types == 1 and not len(types.link_count)
         self._add_placement_rows()
+        self.c_cols: np.ndarray | None = None
+        if problem.cells is not None:
+            self._add_cell_rows()
 
     def _add_placement_rows(self) -> None:
         problem, types = self.problem, self.problem.types
@@ -102,6 +106,51 @@ class PlacementModel:
             np.concatenate([self.d_cols[with_envelope], cols[pick]]),
             np.concatenate([np.ones(n), -slope[self.xs[pick]] * weight[pick]]),
         )
+
+    def _add_cell_rows(self) -> None:
+        """Relocation from several origins: one column e_c per (origin, destination) cell, with
+        e_c >= |B_c - T_c| (B_c the burden from origin o placed in s, T_c its biproportional
+        target) and the cell's integer envelope cut e_c >= intercept_c + slope_c B_c."""
+        types, cells = self.problem.types, self.problem.cells
+        self.cell_o, self.cell_s = np.nonzero(cells.allowed | (cells.target > 0))
+        n = len(self.cell_o)
+        position = np.full(cells.target.shape, -1, dtype=np.int64)
+        position[self.cell_o, self.cell_s] = np.arange(n)
+        self.c_cols = self._add_columns(np.full(n, np.inf), integer=False) + np.arange(n)
+        origin = types.origin[self.xt]
+        self.cell_x = np.flatnonzero(origin >= 0)  # the x columns of units with an origin ...
+        self.cell_of_x = position[origin[self.cell_x], self.xs[self.cell_x]]  # ... and their cells
+        self.cell_weight = types.burden[self.xt[self.cell_x]].astype(float)
+        self.cell_target = cells.target[self.cell_o, self.cell_s]
+        every = np.arange(n)
+        for sign in (-1.0, 1.0):
+            self._add_rows(
+                sign * self.cell_target,
+                np.full(n, np.inf),
+                np.concatenate([every, self.cell_of_x]),
+                np.concatenate([self.c_cols, self.cell_x]),
+                np.concatenate([np.ones(n), sign * self.cell_weight]),
+            )
+        envelope = [cells.envelope[o][s] for o, s in zip(self.cell_o, self.cell_s)]
+        self.cell_intercept = np.array([e[0] if e is not None else np.nan for e in envelope])
+        self.cell_slope = np.array([e[1] if e is not None else 0.0 for e in envelope])
+        has = ~np.isnan(self.cell_intercept)
+        if has.any():
+            rank = np.cumsum(has) - 1
+            pick = has[self.cell_of_x]
+            self._add_rows(
+                self.cell_intercept[has],
+                np.full(int(has.sum()), np.inf),
+                np.concatenate([rank[has], rank[self.cell_of_x[pick]]]),
+                np.concatenate([self.c_cols[has], self.cell_x[pick]]),
+                np.concatenate([np.ones(int(has.sum())), -self.cell_slope[self.cell_of_x[pick]] * self.cell_weight[pick]]),
+            )
+
+    def cell_deviations(self, x: np.ndarray) -> np.ndarray:
+        """Each cell's deviation column as small as the plan x (per x column) allows."""
+        burden = np.bincount(self.cell_of_x, weights=x[self.cell_x] * self.cell_weight, minlength=len(self.cell_o))
+        d = np.abs(burden - self.cell_target)
+        return np.fmax(d, self.cell_intercept + self.cell_slope * burden)
 
     # -- building ------------------------------------------------------------------------------
 
@@ -161,12 +210,13 @@ class PlacementModel:
         high = np.full(n, np.inf) if upper is None else np.asarray(upper, dtype=float)[rows_wanted]
         self._add_rows(low, high, rank[group[pick]], cols[pick], values[pick])
 
-    def fix(self, cols: np.ndarray, values: np.ndarray, value: float, maximized: bool) -> None:
-        """Keep later stages within the optimum just found."""
+    def fix(self, cols: np.ndarray, values: np.ndarray, value: float, maximized: bool, slack: float | None = None) -> None:
+        """Keep later stages within the optimum just found (`slack`: other than `tolerance`)."""
+        slack = tolerance(value) if slack is None else slack
         if maximized:
-            low, high = value - tolerance(value), np.inf
+            low, high = value - slack, np.inf
         else:
-            low, high = -np.inf, value + tolerance(value)
+            low, high = -np.inf, value + slack
         self._add_rows(np.array([low]), np.array([high]), np.zeros(len(cols), dtype=np.int64), cols, values)
 
     def add_worst(self) -> None:
@@ -275,6 +325,8 @@ class PlacementModel:
         values[: len(x)] = x
         burden = np.bincount(self.xs, weights=x * problem.types.burden[self.xt], minlength=problem.n_states)
         values[self.d0 : self.d0 + problem.n_states] = problem.deviations(burden)
+        if self.c_cols is not None:
+            values[self.c_cols] = self.cell_deviations(values[: len(self.xt)])
         if self.worst is not None:
             values[self.worst] = float((np.abs(burden - problem.target) / problem.scales()).max()) if problem.n_states else 0.0
         if self.y0 is not None and y is not None:

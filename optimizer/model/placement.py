@@ -17,10 +17,11 @@ from ..errors import InputError
 from ..results import Counts, Plan, Stage, overall_status, state_table
 from ..io.cases import case_weights
 from ..settings import Objective, Settings
-from ..targets import Targets, state_targets
+from ..targets import Targets, pledged_targets, state_targets
 from .assign import assign_cases, explain_infeasible
 from .backends import make_backend
 from .matrix import PlacementModel
+from .origins import Cells, cell_targets, cell_warm_start, origin_table
 from .problem import make_problem
 from .stages import solve_stages
 from .ties import settle_ties
@@ -40,6 +41,7 @@ class Solution:
     times: dict[str, float]
     backend: str
     ties: tuple[str, ...] = ()
+    cells: Cells | None = None  # the origin x destination targets, when cases have origins
 
     @property
     def target(self) -> np.ndarray:
@@ -56,6 +58,7 @@ def solve(
     reference: bool = False,
     fairest: bool = True,
     targets: Targets | None = None,
+    destinations: pd.Series | None = None,
 ) -> Solution:
     """Solve the placement of `types` among the participants `states`.
 
@@ -63,16 +66,23 @@ def solve(
     checks) instead of the matrix loaded in bulk. Without `fairest` the stages end at the total
     deviation (and links): for a caller that chooses among those optima by a rule of its own.
     `targets`: the targets to hold the plan to, when not the fair targets of `states`.
+    `destinations`: pledged relocations per state (the Solidarity Pool's), whose shares replace the
+    key's in the fair targets (`targets.pledged_targets`).
     """
     t0 = time.perf_counter()
     total_burden = float((types.count * types.burden).sum())
     total_persons = float((types.count * types.persons).sum())
     per_person = total_burden / total_persons if total_persons > 0 else 1.0
+    if targets is None and destinations is not None:
+        targets = pledged_targets(states, shares, destinations, total_burden, per_person=per_person, count_hosted=settings.count_hosted, hosted_column=settings.hosted_column)
     if targets is None:
         targets = state_targets(states, shares, total_burden, per_person=per_person, count_hosted=settings.count_hosted, hosted_column=settings.hosted_column)
-    problem = make_problem(states, targets.fair, types)
+    problem = make_problem(states, targets.fair, types, cell_targets(types, targets.fair, list(states.index)))
     t1 = time.perf_counter()
-    start_x, start_y = warm_start(types, problem.capacity, problem.need_capacity, problem.target)
+    if problem.cells is not None:
+        start_x, start_y = cell_warm_start(types, problem.capacity, problem.need_capacity, problem.cells.target, problem.target)
+    else:
+        start_x, start_y = warm_start(types, problem.capacity, problem.need_capacity, problem.target)
     t2 = time.perf_counter()
 
     def time_left() -> float | None:
@@ -89,7 +99,17 @@ def solve(
     solve_seconds = sum(st.seconds for st in solved.stages)
     build_seconds = (t1 - t0) + (time.perf_counter() - t2) - solve_seconds
     times = {"warm_start": t2 - t1, "build": build_seconds, "solve": solve_seconds}
-    return Solution(counts, solved.honoured, solved.stages, targets, times, backend.name, ties)
+    return Solution(counts, solved.honoured, solved.stages, targets, times, backend.name, ties, problem.cells)
+
+
+def _in_order(origins: pd.DataFrame | None, codes: list[str]) -> pd.DataFrame | None:
+    """The origin x destination table with the destinations in the order of `codes` (the input's),
+    within each origin."""
+    if origins is None:
+        return None
+    position = {code: i for i, code in enumerate(codes)}
+    order = origins.assign(_at=origins["destination"].map(position)).sort_values(["origin", "_at"], kind="stable").index
+    return origins.loc[order].reset_index(drop=True)
 
 
 def plan(
@@ -100,8 +120,12 @@ def plan(
     cases: pd.DataFrame | None = None,
     total: int | None = None,
     reference: bool = False,
+    destinations: pd.Series | None = None,
 ) -> Plan:
-    """Create, solve, assign and tally: the whole step from targets to a plan. `reference`: see `solve`.
+    """Create, solve, assign and tally: the whole step from targets to a plan. `reference`,
+    `destinations` (pledged relocations as the destinations' targets): see `solve`. When the
+    cases have an `origin` column, the plan also holds each origin x destination cell to its
+    biproportional target (`origins`) and `Plan.origins` is its table.
 
     The model sees the states in code order, whatever their order in the input: the solver's
     choice among equally good plans then cannot depend on the order of the rows. The per-state
@@ -110,16 +134,17 @@ def plan(
         raise InputError("give either a case list or a total, not both or neither")
     in_code_order = sorted(states.index, key=str)
     if list(states.index) != in_code_order:
-        result = plan(states.loc[in_code_order], shares.loc[in_code_order], settings, cases=cases, total=total, reference=reference)
-        return replace(result, states=result.states.loc[list(states.index)])
+        result = plan(states.loc[in_code_order], shares.loc[in_code_order], settings, cases=cases, total=total, reference=reference, destinations=destinations)
+        return replace(result, states=result.states.loc[list(states.index)], origins=_in_order(result.origins, list(states.index)))
     t0 = time.perf_counter()
     n_states = len(states)
     types = build_types(cases, list(states.index), settings) if cases is not None else quota_types(int(total), n_states)
     aggregate_seconds = time.perf_counter() - t0
-    solution = solve(states, shares, types, settings, reference=reference)
+    solution = solve(states, shares, types, settings, reference=reference, destinations=destinations)
     t1 = time.perf_counter()
 
     counts = solution.counts
+    origins = None
     total_persons = int((types.count * types.persons).sum())
     if cases is not None:
         placed = assign_cases(cases, case_weights(cases, settings.need_weights), types, counts, solution.honoured, states)
@@ -138,6 +163,11 @@ def plan(
             cases_split=placed.groups_split,
         )
         case_table = placed.table
+        if "origin" in cases.columns:
+            # plan_cases.csv keeps where each case comes from (the plan's rows are the input's, in order)
+            case_table.insert(1, "origin", cases["origin"].to_numpy())
+            if solution.cells is not None:
+                origins = origin_table(case_table, solution.cells, list(states.index))
     else:
         persons = counts[0].astype(np.int64)
         table = state_table(states, shares, solution.targets, persons, persons.astype(float), persons, np.zeros(n_states))
@@ -160,4 +190,5 @@ def plan(
         need_dimensions=tuple(types.need_persons),
         ties=solution.ties,
         backend=solution.backend,
+        origins=origins,
     )

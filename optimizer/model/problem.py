@@ -30,6 +30,8 @@ class Problem:
     envelope: list[tuple[float, float] | None]
     total_persons: int
     unit: float | None  # the burden unit every plan's state burdens are multiples of (None: none)
+    # Relocation from several origins: the origin x destination targets (an `origins.Cells`), or None
+    cells: "Cells | None" = None  # noqa: F821 (origins imports this module, not the other way round)
 
     @property
     def n_states(self) -> int:
@@ -63,7 +65,7 @@ class Problem:
         return (burden - self.target) ** 2 / self.scales()
 
 
-def make_problem(states: pd.DataFrame, target: np.ndarray, types: CaseTypes) -> Problem:
+def make_problem(states: pd.DataFrame, target: np.ndarray, types: CaseTypes, cells=None) -> Problem:
     unit = burden_unit(types.burden)
     return Problem(
         types=types,
@@ -74,6 +76,7 @@ def make_problem(states: pd.DataFrame, target: np.ndarray, types: CaseTypes) -> 
         envelope=[integer_envelope(float(value), unit) for value in target],
         total_persons=int((types.count * types.persons).sum()),
         unit=unit,
+        cells=cells,
     )
 
 

@@ -44,6 +44,26 @@ class _Plan:
         self.need_capacity = {n: np.where(np.isnan(c), np.inf, c) for n, c in problem.need_capacity.items()}
         relative = np.abs(self.burden - problem.target) / problem.scales()
         self.worst = float(relative.max()) if keep_worst and len(relative) else np.inf
+        self.cells = problem.cells  # origins: a move must not change the total cell deviation either
+        self.cell_burden = self.cells.burden(types, self.counts) if self.cells is not None else None
+
+    def cells_same(self, moves: list[tuple[int, int, int]]) -> bool:
+        """Whether moving one unit of type t from a to b, for each (t, a, b), keeps the total
+        deviation from the origin x destination targets."""
+        if self.cells is None:
+            return True
+        origin, burden = self.types.origin, self.cell_burden
+        after = burden.copy()
+        for t, a, b in moves:
+            if origin[t] >= 0:
+                after[origin[t], a] -= self.types.burden[t]
+                after[origin[t], b] += self.types.burden[t]
+        return self._same_cell_total(after)
+
+    def _same_cell_total(self, after: np.ndarray) -> bool:
+        target = self.cells.target
+        change = np.abs(after - target).sum() - np.abs(self.cell_burden - target).sum()
+        return abs(change) <= _TOL * max(1.0, float(np.abs(self.cell_burden).sum()))
 
     def same_objectives(self, a: int, b: int, shift: float) -> bool:
         """Whether moving `shift` burden units from a to b changes no stage's objective."""
@@ -72,6 +92,9 @@ class _Plan:
         types = self.types
         self.counts[t, a] -= 1
         self.counts[t, b] += 1
+        if self.cell_burden is not None and types.origin[t] >= 0:
+            self.cell_burden[types.origin[t], a] -= types.burden[t]
+            self.cell_burden[types.origin[t], b] += types.burden[t]
         for tally, per_unit in [(self.burden, types.burden[t]), (self.persons, types.persons[t])] + [(self.needs[n], q[t]) for n, q in types.need_persons.items()]:
             tally[a] -= per_unit
             tally[b] += per_unit
@@ -95,7 +118,7 @@ class _Plan:
         shift = self.tied_shift(a, b)
         close = _TOL * max(1.0, abs(shift))
         for t in present_a[np.abs(types.burden[present_a] - shift) <= close]:
-            if self.same_objectives(a, b, float(types.burden[t])) and self.can_move(t, a, b):
+            if self.same_objectives(a, b, float(types.burden[t])) and self.can_move(t, a, b) and self.cells_same([(t, a, b)]):
                 return int(t), None
         if shift < -close:
             return None  # b would lose burden
@@ -106,7 +129,7 @@ class _Plan:
             gained = float(types.burden[t] - types.burden[u])
             if abs(gained) <= close and types.persons[t] <= types.persons[u]:
                 continue  # b would gain nothing a reader sees
-            if not self.same_objectives(a, b, gained) or not self.can_move(t, a, b):
+            if not self.same_objectives(a, b, gained) or not self.can_move(t, a, b) or not self.cells_same([(t, a, b), (u, b, a)]):
                 continue
             self.move(t, a, b)
             back = self.can_move(u, b, a)
@@ -123,6 +146,8 @@ class _Plan:
             return False
         if self.pinned[:, a].any() or self.pinned[:, b].any() or not self.same_objectives(a, b, gained):
             return False
+        if self.cell_burden is not None and not self._same_cell_total(_swapped(self.cell_burden, a, b)):
+            return False
         if (self.counts[:, a] > self.room[:, b] + _TOL).any() or (self.counts[:, b] > self.room[:, a] + _TOL).any():
             return False
         persons = self.persons[[b, a]]  # after the swap, a holds b's and b holds a's
@@ -132,8 +157,16 @@ class _Plan:
 
     def swap(self, a: int, b: int) -> None:
         self.counts[:, [a, b]] = self.counts[:, [b, a]]
+        if self.cell_burden is not None:
+            self.cell_burden[:, [a, b]] = self.cell_burden[:, [b, a]]
         for tally in [self.burden, self.persons, *self.needs.values()]:
             tally[[a, b]] = tally[[b, a]]
+
+
+def _swapped(matrix: np.ndarray, a: int, b: int) -> np.ndarray:
+    out = matrix.copy()
+    out[:, [a, b]] = matrix[:, [b, a]]
+    return out
 
 
 def settle_ties(problem: Problem, counts: np.ndarray, honoured: np.ndarray, codes: list[str], keep_worst: bool) -> tuple[np.ndarray, tuple[str, ...]]:

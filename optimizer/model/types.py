@@ -63,6 +63,10 @@ class CaseTypes:
     # per unit: its rank by the smallest case id among its members (the order units are handed out
     # in, so that which case goes where does not depend on the order of the rows)
     unit_rank: np.ndarray | None = None
+    # Relocation from several origins: the origins (state codes, sorted) and per base type the
+    # index of its origin (-1: none). Every unit of a type comes from the same origin.
+    origins: tuple[str, ...] = ()
+    origin: np.ndarray | None = None
 
     @property
     def n_types(self) -> int:
@@ -124,12 +128,11 @@ _REASONS = (
 )
 
 
-def _allowed_states(cases: pd.DataFrame, unit_of_case: np.ndarray, cases_in_unit: np.ndarray, code_pos: dict[str, int], hard_links: bool) -> tuple[np.ndarray, np.ndarray]:
+def _allowed_states(cases: pd.DataFrame, excluded: np.ndarray, unit_of_case: np.ndarray, cases_in_unit: np.ndarray, code_pos: dict[str, int], hard_links: bool) -> tuple[np.ndarray, np.ndarray]:
     """(units x states) where each unit may go, and per unit the index of the reason in `_REASONS`
-    why it may go nowhere (0: it may go somewhere). Not where a member is excluded; with hard
-    links, only where every member with links has one."""
+    why it may go nowhere (0: it may go somewhere). Not where a member is excluded (`excluded`,
+    per case); with hard links, only where every member with links has one."""
     n_units, n_states = len(cases_in_unit), len(code_pos)
-    excluded = cases["excluded"].to_numpy(dtype=object)
     allowed = np.ones((n_units, n_states), dtype=bool)
     rows = np.flatnonzero(excluded != "")
     if len(rows):
@@ -194,6 +197,23 @@ def _link_classes(links: np.ndarray, unit_of_case: np.ndarray, allowed: np.ndarr
     )
 
 
+def _origins(cases: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """(the origins, sorted; each case's origin index, -1 for none; each case's excluded states
+    with its origin added). A case is not relocated to the state it is in: its origin is one more
+    state it may not go to."""
+    excluded = cases["excluded"].to_numpy(dtype=object)
+    if "origin" not in cases.columns:
+        return (), np.full(len(cases), -1, dtype=np.int64), excluded
+    origin = cases["origin"].to_numpy(dtype=object)
+    origins = tuple(sorted({o for o in origin if o}))
+    if not origins:
+        return (), np.full(len(cases), -1, dtype=np.int64), excluded
+    index = pd.Series(origin).map({o: i for i, o in enumerate(origins)}).fillna(-1).to_numpy(dtype=np.int64)
+    given = origin != ""
+    excluded = np.where(given, np.where(excluded != "", excluded + ";" + origin, origin), excluded)
+    return origins, index, excluded
+
+
 def build_types(cases: pd.DataFrame, codes: list[str], settings: Settings) -> CaseTypes:
     """Aggregate the case list into base types and link classes (in bulk: no loop over cases)."""
     weights = case_weights(cases, settings.need_weights)
@@ -213,7 +233,9 @@ def build_types(cases: pd.DataFrame, codes: list[str], settings: Settings) -> Ca
         for n, persons_with in need_counts(cases).items()
     }
 
-    allowed, reason = _allowed_states(cases, unit_of_case, cases_in_unit, code_pos, settings.links == Links.HARD)
+    origins, case_origin, excluded = _origins(cases)
+    unit_origin = case_origin[firsts]  # a group's cases share one origin (checked when read)
+    allowed, reason = _allowed_states(cases, excluded, unit_of_case, cases_in_unit, code_pos, settings.links == Links.HARD)
 
     # Pooled units miss at most one state; the others keep their exact allowed set as part of the type.
     n_allowed = allowed.sum(axis=1)
@@ -224,7 +246,8 @@ def build_types(cases: pd.DataFrame, codes: list[str], settings: Settings) -> Ca
     if len(apart):
         packed = np.packbits(allowed[apart], axis=1)
         pattern[apart] = pd.factorize(pd.Series([row.tobytes() for row in packed], dtype=object), sort=True)[0]
-    key = {"persons": persons, "burden": burden, "pattern": pattern, "reason": reason}
+    key = {"origin": unit_origin} if origins else {}
+    key.update({"persons": persons, "burden": burden, "pattern": pattern, "reason": reason})
     key.update({f"need:{n}": q for n, q in unit_need.items()})
     # sorted keys: the types (and so the model's columns) do not depend on the order of the rows
     unit_base = pd.DataFrame(key).groupby(list(key), sort=True).ngroup().to_numpy().astype(np.int64)
@@ -264,6 +287,8 @@ def build_types(cases: pd.DataFrame, codes: list[str], settings: Settings) -> Ca
         unit_members=members,
         unit_offsets=offsets,
         unit_rank=_unit_rank(cases["case_id"].to_numpy(dtype=str), unit_of_case, n_units),
+        origins=origins,
+        origin=unit_origin[first_unit] if origins else None,
     )
 
 

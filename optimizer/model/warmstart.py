@@ -22,17 +22,23 @@ _EPS = 1e-9
 
 
 class Packing:
-    """Counts per (base type, state) with running totals per state."""
+    """Counts per (base type, state) with running totals per state.
+
+    Targets come in rows: one row (the states' targets), or with origins one row per origin (its
+    cell targets) and a last one for the cases without an origin; a type is held to its row
+    (`row`), capacities are the states' own, shared by every row."""
 
     def __init__(self, types: CaseTypes, capacity: np.ndarray, need_capacity: dict[str, np.ndarray], target: np.ndarray):
         self.types = types
-        self.target = target
-        n_states = len(target)
+        self.target = np.atleast_2d(target)
+        n_states = self.target.shape[1]
+        origin = types.origin if types.origin is not None and len(self.target) > 1 else None
+        self.row = np.zeros(types.n_types, dtype=np.int64) if origin is None else np.where(origin >= 0, origin, len(self.target) - 1)
         self.cap = np.where(np.isnan(capacity), np.inf, capacity)
         self.need_cap = {n: np.where(np.isnan(a), np.inf, a) for n, a in need_capacity.items()}
         self.need_of = {n: q for n, q in types.need_persons.items() if n in self.need_cap}
         self.counts = np.zeros((types.n_types, n_states), dtype=np.int64)
-        self.burden = np.zeros(n_states)
+        self.burden = np.zeros(self.target.shape)  # per row and state
         self.persons = np.zeros(n_states)
         self.need_used = {n: np.zeros(n_states) for n in self.need_of}
         self.limit = types.limit
@@ -89,14 +95,15 @@ class Packing:
 
     def add(self, t: int, states: np.ndarray, k: np.ndarray) -> None:
         self.counts[t, states] += k.astype(np.int64)
-        self.burden[states] += k * self.types.burden[t]
+        self.burden[self.row[t], states] += k * self.types.burden[t]
         self.persons[states] += k * self.types.persons[t]
         for n, q in self.need_of.items():
             if q[t]:
                 self.need_used[n][states] += k * q[t]
 
-    def deviation_change(self, states: np.ndarray, delta) -> np.ndarray:
-        b, target = self.burden[states], self.target[states]
+    def deviation_change(self, t: int, states: np.ndarray, delta) -> np.ndarray:
+        """How the deviation of type t's row changes in each state when it gains `delta`."""
+        b, target = self.burden[self.row[t], states], self.target[self.row[t], states]
         return np.abs(b + delta - target) - np.abs(b - target)
 
     def total_deviation(self) -> float:
@@ -115,7 +122,7 @@ class Packing:
             left = int(types.link_count[l])
             for k in np.argsort(-types.link_honour[l], kind="stable"):
                 s = types.link_states[l][k : k + 1]
-                under_target = max(np.floor((self.target[s[0]] - self.burden[s[0]]) / w + _EPS), 0)
+                under_target = max(np.floor((self.target[self.row[t], s[0]] - self.burden[self.row[t], s[0]]) / w + _EPS), 0)
                 take = int(min(self.units_that_fit(t, s)[0], under_target, left, self.pin_room(t, e, int(s[0]))))
                 if take > 0:
                     self.add(t, s, np.array([take]))
@@ -134,10 +141,11 @@ class Packing:
         remaining = int(types.count[t] - self.counts[t].sum())
         w = types.burden[t]
         room = self.units_that_fit(t, allowed)
-        under_target = np.maximum(np.floor((self.target[allowed] - self.burden[allowed]) / w + _EPS), 0)
+        gap = self.target[self.row[t], allowed] - self.burden[self.row[t], allowed]
+        under_target = np.maximum(np.floor(gap / w + _EPS), 0)
         fit = np.minimum(room, under_target)
         take = np.zeros(len(allowed))
-        for i in np.argsort(-(self.target[allowed] - self.burden[allowed]), kind="stable"):
+        for i in np.argsort(-gap, kind="stable"):
             if remaining <= 0:
                 break
             k = min(int(fit[i]), remaining)
@@ -152,7 +160,7 @@ class Packing:
         states = allowed[room > 0]
         if not len(states):
             return
-        gains = self.deviation_change(states, w)
+        gains = self.deviation_change(t, states, w)
         order = np.lexsort((-self.linked_demand[t, states], gains))[:remaining]
         self.add(t, states[order], np.ones(len(order)))
         remaining -= len(order)
@@ -186,7 +194,7 @@ class Packing:
                 room = self.units_that_fit(t, allowed) > 0
                 if not free.any() or not room.any():
                     break
-                gain = self.deviation_change(allowed, -w)[:, None] + self.deviation_change(allowed, w)[None, :]
+                gain = self.deviation_change(t, allowed, -w)[:, None] + self.deviation_change(t, allowed, w)[None, :]
                 gain[~free, :] = np.inf
                 gain[:, ~room] = np.inf
                 np.fill_diagonal(gain, np.inf)
@@ -201,25 +209,26 @@ class Packing:
         """Exchange a unit of type a in s with one of type b in s2 (different burden): what single
         moves cannot do when capacities are full and burden differs from persons."""
         types = self.types
-        classes: dict[tuple[int, float], list[int]] = {}
-        for t in range(types.n_types):
-            classes.setdefault((int(types.persons[t]), float(types.burden[t])), []).append(t)
+        classes: dict[tuple[int, int, float], list[int]] = {}
+        for t in range(types.n_types):  # swaps within a row of targets (one row without origins)
+            classes.setdefault((int(self.row[t]), int(types.persons[t]), float(types.burden[t])), []).append(t)
         keys = sorted(classes)
-        n_states = len(self.target)
+        n_states = self.target.shape[1]
         every = np.arange(n_states)
         improved = False
         for i, key_a in enumerate(keys):
             for key_b in keys[i + 1 :]:
-                delta = key_b[1] - key_a[1]
-                if delta == 0:
+                delta = key_b[2] - key_a[2]
+                if delta == 0 or key_b[0] != key_a[0]:
                     continue
+                t = classes[key_a][0]
                 while budget > 0:
                     budget -= 1
                     a_at = (self.counts[classes[key_a]] - self.pinned[classes[key_a]]).sum(axis=0) > 0
                     b_at = (self.counts[classes[key_b]] - self.pinned[classes[key_b]]).sum(axis=0) > 0
                     if not a_at.any() or not b_at.any():
                         break
-                    gain = self.deviation_change(every, delta)[:, None] + self.deviation_change(every, -delta)[None, :]
+                    gain = self.deviation_change(t, every, delta)[:, None] + self.deviation_change(t, every, -delta)[None, :]
                     gain[~a_at, :] = np.inf
                     gain[:, ~b_at] = np.inf
                     np.fill_diagonal(gain, np.inf)
@@ -262,18 +271,38 @@ class Packing:
 
     # -- links ---------------------------------------------------------------------------------
 
+    def _profile(self, t: int) -> tuple:
+        """What a unit of type t weighs in the objectives and rows: persons, burden and need
+        persons; with origins, its burden and origin only (the cells count burden per origin;
+        persons and needs of a trade are then checked against the capacities, `_trade_fits`)."""
+        if self.types.origin is not None:
+            return float(self.types.burden[t]), int(self.types.origin[t])
+        return int(self.types.persons[t]), float(self.types.burden[t]), tuple(int(q[t]) for q in self.need_of.values())
+
+    def _trade_fits(self, t: int, u: int, s0: int, s1: int) -> bool:
+        """Whether t (in s0) and u (in s1) can trade places within the persons and need capacities."""
+        types = self.types
+        change = float(types.persons[t] - types.persons[u])
+        if self.persons[s1] + change > self.cap[s1] + _EPS or self.persons[s0] - change > self.cap[s0] + _EPS:
+            return False
+        for n, q in self.need_of.items():
+            change = float(q[t] - q[u])
+            if self.need_used[n][s1] + change > self.need_cap[n][s1] + _EPS or self.need_used[n][s0] - change > self.need_cap[n][s0] + _EPS:
+                return False
+        return True
+
     def exchange_for_links(self) -> None:
         """Bring more linked units into their linked states by trading places with a free unit of
-        the same persons, burden and needs (of any base type): the deviation does not change."""
+        the same persons, burden and needs (of any base type): the deviation does not change. With
+        origins: of the same burden and origin, where the capacities allow (no cell changes)."""
         types = self.types
         profile: dict[tuple, list[int]] = {}
         for t in range(types.n_types):
-            key = (int(types.persons[t]), float(types.burden[t]), tuple(int(q[t]) for q in self.need_of.values()))
-            profile.setdefault(key, []).append(t)
+            profile.setdefault(self._profile(t), []).append(t)
         for l in np.lexsort((types.burden[types.link_base], types.persons[types.link_base])):
             t = int(types.link_base[l])
             e = int(types.link_excluded[l])
-            key = (int(types.persons[t]), float(types.burden[t]), tuple(int(q[t]) for q in self.need_of.values()))
+            key = self._profile(t)
             for s1 in types.link_states[l][np.argsort(-types.link_honour[l], kind="stable")]:
                 s1 = int(s1)
                 while self.honoured[l].sum() < types.link_count[l]:
@@ -292,6 +321,7 @@ class Packing:
                                     self.free(u)[s1] > 0
                                     and self.room(u)[s0] >= 1
                                     and self.pin_room(t, e, s0) >= 1
+                                    and (types.origin is None or self._trade_fits(t, u, s0, s1))
                                 )
                             if ok:
                                 if u != t:
@@ -302,14 +332,15 @@ class Packing:
                                 break
                         if moved:
                             break
-                    if not moved and not self._trade_many(l, s1):
+                    if not moved and not self._trade_many(l, s1) and not (types.origin is not None and self._trade_for_one(l, s1)):
                         break
 
     def _trade_many(self, l: int, s1: int, budget: int = 4000) -> bool:
         """Bring one unit of link class l into its linked state s1 in exchange for several free
         units there with the same persons, burden and need persons in total (a family of six for
         two of three, say), which take its place in its current state s0: capacities and the
-        deviation stay as they are. What a full small state needs to honour a link."""
+        deviation stay as they are (and the cells: the units come from the same origin). What a full
+        small state needs to honour a link."""
         types = self.types
         t, e = int(types.link_base[l]), int(types.link_excluded[l])
         persons, burden = int(types.persons[t]), float(types.burden[t])
@@ -324,6 +355,7 @@ class Packing:
                 u
                 for u in np.flatnonzero(at_s1 > 0)
                 if u != t and types.persons[u] < persons and self.room(int(u))[s0] >= 1
+                and (types.origin is None or types.origin[u] == types.origin[t])
             ]
             candidates.sort(key=lambda u: (-int(types.persons[u]), int(u)))
             chosen: list[int] = []
@@ -356,6 +388,37 @@ class Packing:
                 return True
         return False
 
+    def _trade_for_one(self, l: int, s1: int) -> bool:
+        """With origins: bring k units of link class l from one state s0 into their linked state
+        s1 for one free unit of the same origin there weighing as much as the k (a family of four
+        for four linked single adults, say): no cell changes. Capacities checked."""
+        types = self.types
+        t, e = int(types.link_base[l]), int(types.link_excluded[l])
+        w, origin = float(types.burden[t]), int(types.origin[t])
+        left = int(types.link_count[l] - self.honoured[l].sum())
+        at_s1 = np.flatnonzero((self.counts[:, s1] - self.pinned[:, s1] > 0) & (types.origin == origin))
+        for u in at_s1[np.argsort(types.burden[at_s1], kind="stable")]:
+            u = int(u)
+            k = types.burden[u] / w
+            if u == t or abs(k - round(k)) > 1e-9 or not 2 <= round(k) <= left:
+                continue
+            k = int(round(k))
+            for s0 in np.flatnonzero(self.free(t) >= k):
+                s0 = int(s0)
+                if s0 == s1 or self.room(u)[s0] < 1 or self.pin_room(t, e, s0) < k:
+                    continue
+                change = k * float(types.persons[t]) - float(types.persons[u])
+                if self.persons[s1] + change > self.cap[s1] + _EPS or self.persons[s0] - change > self.cap[s0] + _EPS:
+                    continue
+                needs = [(n, k * float(q[t]) - float(q[u])) for n, q in self.need_of.items()]
+                if any(self.need_used[n][s1] + c > self.need_cap[n][s1] + _EPS or self.need_used[n][s0] - c > self.need_cap[n][s0] + _EPS for n, c in needs):
+                    continue
+                self.add(t, np.array([s0, s1]), np.array([-k, k]))
+                self.add(u, np.array([s1, s0]), np.array([-1, 1]))
+                self.pin(l, s1, k)
+                return True
+        return False
+
     # -- repair --------------------------------------------------------------------------------
 
     def place_leftovers(self, budget: int = 200) -> None:
@@ -375,8 +438,8 @@ class Packing:
         it fits there (persons and need capacities); undone if it does not come to fit."""
         types = self.types
         allowed = self.allowed[t]
-        every = np.arange(len(self.target))
-        for s in allowed[np.argsort(self.deviation_change(allowed, types.burden[t]), kind="stable")]:
+        every = np.arange(self.target.shape[1])
+        for s in allowed[np.argsort(self.deviation_change(t, allowed, types.burden[t]), kind="stable")]:
             s = int(s)
             moves: list[tuple[int, int]] = []
             for _ in range(8):
@@ -402,7 +465,7 @@ class Packing:
                     v = int(v)
                     others = every[(every != s) & (self.units_that_fit(v, every) > 0)]
                     if len(others):
-                        s2 = int(others[np.argmin(self.deviation_change(others, types.burden[v]))])
+                        s2 = int(others[np.argmin(self.deviation_change(v, others, types.burden[v]))])
                         self.add(v, np.array([s, s2]), np.array([-1, 1]))
                         moves.append((v, s2))
                         moved = True
@@ -472,6 +535,19 @@ def honour_given(types: CaseTypes, counts: np.ndarray, preferred: np.ndarray | N
                 break
             take(int(l), int(types.link_states[l][k]), int(left[l]))
     return honoured
+
+
+def links_exchanged(types: CaseTypes, counts: np.ndarray, honoured: np.ndarray, capacity: np.ndarray, need_capacity: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """A plan with more links honoured and every deviation (per state and per cell) as it is: the
+    trades of `Packing.exchange_for_links` from `counts` with `honoured` pinned."""
+    packing = Packing(types, capacity, need_capacity, np.zeros(counts.shape[1]))
+    every = np.arange(counts.shape[1])
+    for t in range(types.n_types):
+        packing.add(t, every, counts[t])
+    for l, s in zip(*np.nonzero(honoured)):
+        packing.pin(int(l), int(s), int(honoured[l, s]))
+    packing.exchange_for_links()
+    return packing.counts, honour_given(types, packing.counts, packing.honoured)
 
 
 def warm_start(types: CaseTypes, capacity: np.ndarray, need_capacity: dict[str, np.ndarray], target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -61,6 +61,11 @@ class Backend(ABC):
         """Solve the integer program; `Infeasible` when it has no solution, `no_solution` when
         none was found in time."""
 
+    def set_column_bounds(self, cols: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> bool:
+        """Change the bounds of some columns (a restricted solve); False where the backend does not
+        offer it."""
+        return False
+
     def solve_relaxation(self, time_left: float | None, name: str) -> tuple[float, np.ndarray] | None:
         """The LP relaxation's optimum (bound, values), or None where the backend does not offer it
         or it did not solve; `Infeasible` when the relaxation has no solution."""

@@ -103,6 +103,10 @@ class HighsBackend(Backend):
     def set_row_bounds(self, row: int, lower: float, upper: float) -> None:
         self.h.changeRowBounds(row, lower, upper)
 
+    def set_column_bounds(self, cols: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> bool:
+        self.h.changeColsBounds(len(cols), np.asarray(cols, dtype=np.int32), np.asarray(lower, dtype=float), np.asarray(upper, dtype=float))
+        return True
+
     def set_objective(self, costs: np.ndarray, maximize: bool) -> None:
         self.h.changeColsCost(len(costs), np.arange(len(costs), dtype=np.int32), costs)
         self.h.changeObjectiveSense(self.hs.ObjSense.kMaximize if maximize else self.hs.ObjSense.kMinimize)
