@@ -389,6 +389,28 @@ def total_burden(plan: Plan) -> float:
     return float(plan.counts.persons)
 
 
+def origin_metrics(plan: Plan) -> dict | None:
+    """Relocation from several origins: how far the plan is from the origin x destination targets
+    (`Plan.origins`), or None without origins. `total_cell_deviation` = sum |b_od - t_od| over the
+    cells, `largest_cell_deviation` the largest |b_od - t_od| (and its cell), per origin its burden
+    and the sum of its cells' deviations."""
+    cells = plan.origins
+    if cells is None:
+        return None
+    absolute = cells["deviation"].abs()
+    worst = int(absolute.to_numpy().argmax()) if len(cells) else None
+    per_origin = cells.assign(absolute=absolute).groupby("origin", sort=True).agg(burden=("burden", "sum"), target=("target", "sum"), deviation=("absolute", "sum"))
+    return {
+        "cells": int(len(cells)),
+        "total_cell_deviation": float(absolute.sum()),
+        "largest_cell_deviation": float(absolute.max()) if len(cells) else 0.0,
+        "largest_cell": None if worst is None else f"{cells['origin'].iloc[worst]} -> {cells['destination'].iloc[worst]}",
+        "per_origin": {
+            str(code): {"burden": float(row.burden), "target": float(row.target), "cell_deviation": float(row.deviation)} for code, row in per_origin.iterrows()
+        },
+    }
+
+
 def result_metrics(result) -> PlanMetrics:
     """`plan_metrics` of a `pipeline.RunResult`."""
     return plan_metrics(result.plan, result.participants)

@@ -135,6 +135,41 @@ class View:
                 columns = [c for c in columns if c[0] != key]
         return _table(per, columns)
 
+    def origin_rows(self) -> Table | None:
+        """Relocation from several origins: one row per destination (input order), per origin its
+        target, burden placed and deviation; a last row with each origin's totals. None without
+        origins."""
+        cells = self.result.plan.origins
+        if cells is None:
+            return None
+        origins = sorted(set(cells["origin"]))
+        names = self.result.plan.states["name"]
+        by_cell = cells.set_index(["origin", "destination"])
+        spec = [(o, measure, label, kind) for o in origins for measure, label, kind in (("target", "target", "f1"), ("burden", "placed", "f1"), ("deviation", "deviation", "sf1"))]
+        rows = []
+        for code in names.index:
+            values = [by_cell.at[(o, code), m] if (o, code) in by_cell.index else None for o, m, _, _ in spec]
+            rows.append([str(code), str(names[code])] + [fmt(v, kind) if v is not None else "–" for v, (_, _, _, kind) in zip(values, spec)])
+        totals = cells.groupby("origin").agg(target=("target", "sum"), burden=("burden", "sum"), deviation=("deviation", lambda d: d.abs().sum()))
+        rows.append(["", "All destinations (deviation: sum of |deviation|)"] + [fmt(totals.at[o, m], "f1") for o, m, _, _ in spec])
+        header = ["Code", "Destination"] + [(o, label) for o, _, label, _ in spec]
+        return Table(header, rows, ["text", "text"] + [kind for _, _, _, kind in spec])
+
+    def origins_sentence(self) -> str:
+        """What the origin x destination table shows, with the plan's total cell deviation."""
+        cells = self.result.plan.origins
+        absolute = cells["deviation"].abs()
+        worst = cells.loc[absolute.idxmax()] if len(cells) else None
+        largest = f"; the largest is {worst['origin']} to {worst['destination']}, {num(float(absolute.max()), 2)}" if worst is not None else ""
+        return (
+            "Each origin's burden (the benefitting state where its cases are) split over the destinations in proportion "
+            "to their targets: the biproportional matrix whose row sums are the origins' burdens and whose column sums are "
+            "the destinations' targets (iterative proportional fitting; no destination for its own cases, none where every "
+            "case of the origin is excluded). The plan places the families as close to these cell targets as it can, before "
+            f"the states' deviation: total cell deviation {num(float(absolute.sum()), 2)} burden units over {len(cells):,} cells{largest}. "
+            "The full table is in plan_origins.csv."
+        )
+
     def explanation_rows(self) -> Table:
         table = self.explanation.reset_index()
         columns = [("code", "Code", "text"), ("name", "State", "text"), ("share", "Key share", "pct"), ("key_amount", "Key x total", "f1")]
@@ -233,6 +268,11 @@ class Document:
     def case_views(self) -> list[View]:
         """The views of case plans (a quota plan has no case list)."""
         return [v for v in self.views if v.result.plan.cases is not None]
+
+    @property
+    def origin_views(self) -> list[View]:
+        """The views of plans whose cases have origins (relocation from several states)."""
+        return [v for v in self.views if v.result.plan.origins is not None]
 
     @property
     def notes(self) -> tuple[str, ...]:

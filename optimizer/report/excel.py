@@ -1,5 +1,5 @@
-"""report.xlsx: sheets Summary, States, Cases, Metrics, Comparison, Sensitivity, Explanation, with
-numbers stored as numbers.
+"""report.xlsx: sheets Summary, States, Cases, Metrics, Comparison, Sensitivity, Explanation (and
+Origins, the origin x destination cells, when cases have origins), with numbers stored as numbers.
 
 XlsxWriter, about twice as fast as openpyxl on long case lists. Its zip entries carry fixed dates, so
 the workbook's created/modified properties are its only run-dependent bytes (it holds no wall times).
@@ -50,6 +50,9 @@ def render(document: Document) -> dict[str, bytes]:
         out.sheet("Sensitivity", document.sensitivity)
     explanation = pd.concat([v.explanation.reset_index().assign(variant=v.name) for v in views], ignore_index=True)
     out.sheet("Explanation", _variant_first(explanation))
+    if document.origin_views:
+        origins = pd.concat([v.result.plan.origins.assign(variant=v.name) for v in document.origin_views], ignore_index=True)
+        out.sheet("Origins", _variant_first(origins))
     if document.solidarity is not None:
         solidarity_sheets(out, document.solidarity.result)
     return {"report.xlsx": out.close()}

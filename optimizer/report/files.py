@@ -17,7 +17,7 @@ from .. import __version__
 from ..compare import Comparison
 from ..io.cases import CASE_COLUMNS
 from ..io.output import neutralise, sha256, with_input_columns, write_csv, write_json
-from ..metrics import result_metrics
+from ..metrics import origin_metrics, result_metrics
 from ..pipeline import RunResult
 from ..runfacts import run_date
 
@@ -133,6 +133,9 @@ def metrics_document(result: RunResult, extra: dict | None = None) -> dict:
         "provenance": provenance(result),
         "fairness": result_metrics(result).overall.to_dict(),
     }
+    origins = origin_metrics(plan)
+    if origins is not None:
+        document["origins"] = origins
     if extra:
         document.update(extra)
     document["run"] = run_facts(result)
@@ -140,7 +143,8 @@ def metrics_document(result: RunResult, extra: dict | None = None) -> dict:
 
 
 def write_plan_files(result: RunResult, folder: Path, extra_metrics: dict | None = None) -> list[Path]:
-    """The plan itself: plan_states.csv, plan_cases.csv (case plans) and metrics.json."""
+    """The plan itself: plan_states.csv, plan_cases.csv (case plans), plan_origins.csv (cases
+    with origins) and metrics.json."""
     written = []
     path = folder / "plan_states.csv"
     write_csv(plan_states_table(result), path)
@@ -149,6 +153,10 @@ def write_plan_files(result: RunResult, folder: Path, extra_metrics: dict | None
     if cases is not None:
         path = folder / "plan_cases.csv"
         write_csv(cases, path)
+        written.append(path)
+    if result.plan.origins is not None:
+        path = folder / "plan_origins.csv"
+        write_csv(result.plan.origins, path)
         written.append(path)
     path = folder / "metrics.json"
     write_json(metrics_document(result, extra_metrics), path)

@@ -43,7 +43,7 @@ footer{font-size:.82em;color:#667085;margin-top:40px}
 
 def render(document: Document) -> dict[str, str]:
     parts = _head(document)
-    for section in (_summary, _charts, _comparison, _states, _solidarity, _explanation, _cases, _metrics, _provenance, _run):
+    for section in (_summary, _charts, _comparison, _states, _origins, _solidarity, _explanation, _cases, _metrics, _provenance, _run):
         parts += section(document)
     parts.append(f"<footer>{_esc(document.views[0].provenance['tool'])}. Everything above except this Run section is the same for the same inputs.</footer>")
     parts.append("</main></body></html>")
@@ -103,6 +103,8 @@ def _head(document: Document) -> list[str]:
     if document.many:
         toc.append(("comparison", "Comparison"))
     toc.append(("states", "States"))
+    if document.origin_views:
+        toc.append(("origins", "Origins"))
     if document.solidarity is not None:
         toc.append(("solidarity", "Solidarity pool"))
     toc.append(("explanation", "How the numbers came about"))
@@ -177,6 +179,18 @@ def _comparison(document: Document) -> list[str]:
 def _states(document: Document) -> list[str]:
     blocks = [_per_view(document, view, _table(view.state_rows())) for view in document.views]
     return ['<section id="states"><h2>States</h2>', *blocks, "</section>"]
+
+
+def _origins(document: Document) -> list[str]:
+    if not document.origin_views:
+        return []
+    parts = ['<section id="origins"><h2>Origins</h2>']
+    for view in document.origin_views:
+        if document.many:
+            parts.append(f"<h3>{_esc(view.name)}</h3>")
+        parts += [f"<p>{_esc(view.origins_sentence())}</p>", _table(view.origin_rows())]
+    parts.append("</section>")
+    return parts
 
 
 def _solidarity(document: Document) -> list[str]:

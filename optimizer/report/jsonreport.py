@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import __version__
 from ..io.output import json_text, records
-from ..metrics import METRIC_INFO
+from ..metrics import METRIC_INFO, origin_metrics
 from .document import MAX_CASE_ROWS, Document, View, unplaced_cases
 from .files import plan_cases_table, stages
 from .solidarity import solidarity_document
@@ -63,6 +63,8 @@ def _variant(view: View) -> dict:
         "explanation": records(view.explanation.reset_index()),
         "provenance": view.provenance,
     }
+    if plan.origins is not None:
+        entry["origins"] = {**origin_metrics(plan), "cells_table": records(plan.origins)}
     cases = plan_cases_table(result)
     if cases is not None:
         if len(cases) <= MAX_CASE_ROWS:

@@ -14,7 +14,7 @@ NEEDS = ("charts",)
 
 def render(document: Document) -> dict[str, str]:
     out = [f"# {_cell(document.title)}", "", _cell(document.lead(brief=True))]
-    for section in (_summary, _charts, _comparison, _states, _solidarity, _explanation, _cases, _metrics, _provenance, _run):
+    for section in (_summary, _charts, _comparison, _states, _origins, _solidarity, _explanation, _cases, _metrics, _provenance, _run):
         out += section(document)
     return {"report.md": "\n".join(out)}
 
@@ -84,6 +84,15 @@ def _states(document: Document) -> list[str]:
     out = ["## States", ""]
     for view in document.views:
         out += _heading(document, view.name) + [_table(view.state_rows()), ""]
+    return out
+
+
+def _origins(document: Document) -> list[str]:
+    if not document.origin_views:
+        return []
+    out = ["## Origins", ""]
+    for view in document.origin_views:
+        out += _heading(document, view.name) + [_cell(view.origins_sentence()), "", _table(view.origin_rows()), ""]
     return out
 
 
