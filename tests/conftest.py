@@ -79,7 +79,11 @@ TARGETS: dict[str, tuple[str, str]] = {
     "pool_deductions": ("optimizer.solidarity.pool", "_deducted"),
     "benefitting_check": ("optimizer.solidarity.run", "check_benefitting"),
     "ipf": ("optimizer.solidarity.origins", "biproportional"),
-    "ipf_hall": ("optimizer.solidarity.origins", "_check_hall"),
+    "ipf_hall": ("optimizer.biproportional", "_check_hall"),
+    # the model's origin x destination cells: their deviation columns and rows (the cell stage),
+    # and the origin added to each case's excluded states (never relocated to where it is)
+    "cell_stage": ("optimizer.model.matrix", "PlacementModel._add_cell_rows"),
+    "origin_excluded": ("optimizer.model.types", "_origins"),
 }
 
 
@@ -204,6 +208,17 @@ def _no_squares_stage(model, honoured, time_left, *rest):
     return Stage("squared_relative_deviation", 0.0, Status.OPTIMAL, 0.0, 0.0), model.counts(), honoured
 
 
+def _origin_not_excluded(real: Callable) -> Callable:
+    """The case list's origins read, but a case's own state left open to it."""
+
+    @functools.wraps(real)
+    def mutant(cases):
+        origins, index, _ = real(cases)
+        return origins, index, cases["excluded"].to_numpy(dtype=object)
+
+    return mutant
+
+
 class Mutation(NamedTuple):
     what: str  # the feature switched off, in words
     target: str  # a key of TARGETS
@@ -319,6 +334,18 @@ MUTATIONS: dict[str, Mutation] = {
         "ipf_hall",
         returns(lambda *args, **kwargs: None),
         ("test_origins.py::test_an_impossible_pattern_is_refused_in_words",),
+    ),
+    "cell_stage": Mutation(
+        "the origin x destination cells left out of the model (no cell stage)",
+        "cell_stage",
+        returns(lambda self: None),
+        ("test_origins_plan.py::test_cell_targets_by_hand_and_the_plan_meets_them", "test_origins_plan.py::test_four_origins_twenty_destinations_every_cell_within_one_family"),
+    ),
+    "origin_excluded": Mutation(
+        "a case may go to the state it is in",
+        "origin_excluded",
+        _origin_not_excluded,
+        ("test_origins_plan.py::test_a_case_never_goes_to_the_state_it_is_in", "test_origins_plan.py::test_cell_targets_by_hand_and_the_plan_meets_them"),
     ),
 }
 
