@@ -76,7 +76,10 @@ def solve_stages(
 
     counts = model.counts()
     honoured = honour_given(problem.types, counts, start_y)
-    model.fix(model.d_cols, ones, deviation_stage.objective, maximized=False)
+    deviation = deviation_stage.objective
+    if cells:  # at least the plan's own (whole) deviation: the solver's may sit below it, within its tolerances
+        deviation = max(deviation, float(problem.deviations(model.burden()).sum()))
+    model.fix(model.d_cols, ones, deviation, maximized=False)
     if settings.links == Links.SOFT and len(problem.types.link_count):
         # The link columns stay in the model after this stage, so that the next one keeps the links.
         model.add_links()
