@@ -85,19 +85,24 @@ def records(frame: pd.DataFrame) -> Records:
     if not len(frame.columns):
         return Records({} for _ in range(len(frame)))
     columns = [str(c) for c in frame.columns]
-    cells = [_plain(frame.iloc[:, j]) for j in range(len(columns))]
+    cells = [plain_cells(frame.iloc[:, j]) for j in range(len(columns))]
     return Records(dict(zip(columns, row)) for row in zip(*cells))
 
 
-def _plain(series: pd.Series) -> list:
+def plain_cells(series: pd.Series, each=None) -> list:
+    """A column's cells as plain Python values, a column at a time: ints, bools, floats with
+    NaN and infinities as None; other columns cell by cell through `each` (default: JSON's)."""
     values = series.tolist()  # numpy scalars become Python's own
     if series.dtype.kind in "iub":
         return values
     if series.dtype.kind == "f":
         return [value if math.isfinite(value) else None for value in values]
-    return [to_jsonable(value.item() if isinstance(value, np.generic) else value) for value in values]
+    each = each or _json_cell
+    return [each(value) for value in values]
 
 
+def _json_cell(value: object) -> object:
+    return to_jsonable(value.item() if isinstance(value, np.generic) else value)
 
 
 def json_text(data: dict) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..io.output import neutralise, neutralise_frame
+from ..io.output import neutralise, neutralise_frame, plain_cells
 from ..metrics import METRIC_INFO
 from .document import HEADLINE, MAX_CASE_ROWS, Document, unplaced_cases
 from .files import plan_cases_table
@@ -86,15 +86,10 @@ def _cell(value: object) -> object:
 
 def _cells(series: pd.Series) -> list:
     """A column's cells as `_cell` makes them, a column at a time where the type allows."""
-    values = series.tolist()  # numpy scalars become Python's own
-    if series.dtype.kind in "iub":
-        return values
-    if series.dtype.kind == "f":
-        return [value if math.isfinite(value) else None for value in values]
     if series.dtype != object and pd.api.types.is_string_dtype(series.dtype):  # text or missing only
         values = neutralise_frame(series.to_frame()).iloc[:, 0].tolist()
         return [value if value.__class__ is str else None for value in values]
-    return [_cell(value) for value in values]
+    return plain_cells(series, _cell)
 
 
 class _Book:
