@@ -19,9 +19,7 @@ Python's own handler would print a traceback.
 
 from __future__ import annotations
 
-import os
 import signal
-import sys
 
 MESSAGE = "relocate: interrupted; no output written"
 
