@@ -214,3 +214,23 @@ def test_check_says_what_will_be_used_and_ignored(tmp_path):
     done = relocate_process("check", states, bad, "-f", "pact-2024")
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == f"relocate: error: {bad}, row 1, column 'exclude': not a column this tool reads; did you mean 'excluded'? (rename the column; names are matched ignoring case and surrounding spaces)\n"
+
+
+def _padded(text: str, pad: str) -> str:
+    """Every cell of a CSV text with `pad` after it (and, for the non-first cells, before it)."""
+    lines = text.rstrip("\n").split("\n")
+    return "\n".join(",".join(f"{pad}{cell}{pad}" if i else f"{cell}{pad}" for i, cell in enumerate(line.split(","))) for line in lines) + "\n"
+
+
+# (not tabs: a comma file whose header has more tabs than commas reads as tab-separated)
+@pytest.mark.parametrize("pad", [" ", "  ", "\u00a0", " \u2003"])
+def test_padded_cells_give_the_plan_of_the_unpadded_files(baselines, pad):
+    """Cells are trimmed before they are read (a code 'AT ' is AT, a size ' 3' is 3), whatever
+    white space pads them: spaces, and the no-break spaces spreadsheets leave."""
+    for instance, (states, cases) in enumerate(INSTANCES):
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder)
+            (path / "states.csv").write_text(_padded(states, pad), encoding="utf-8")
+            (path / "cases.csv").write_text(_padded(cases, pad), encoding="utf-8")
+            settings_ = ScenarioSettings(states=str(path / "states.csv"), cases=str(path / "cases.csv"), formula="population", links="soft")
+            assert plan_of(run(settings_)) == baselines[instance]
