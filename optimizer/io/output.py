@@ -136,6 +136,15 @@ def json_text(data: dict) -> str:
     return re.compile(rf'^( *)(.*?)"{marker}(\d+)"', re.MULTILINE).sub(table, text)
 
 
+def write_content(content: str | bytes, path: Path) -> None:
+    """A rendered file (text as UTF-8, or bytes), its folder made if it is a subfolder."""
+    path.parent.mkdir(exist_ok=True)
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        path.write_bytes(content)
+
+
 def write_json(data: dict, path: Path) -> None:
     path.write_text(json_text(data), encoding="utf-8")
 

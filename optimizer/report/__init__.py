@@ -29,6 +29,7 @@ from ..io.output import (
     neutralise_frame,
     staged_output,
     to_jsonable,
+    write_content,
     write_csv,
     write_json,
 )
@@ -99,13 +100,8 @@ def write_reports(
         if renderer.FORMAT not in wanted:
             continue
         for name, content in renderer.render(document).items():
-            path = folder / name
-            path.parent.mkdir(exist_ok=True)
-            if isinstance(content, str):
-                path.write_text(content, encoding="utf-8")
-            else:
-                path.write_bytes(content)
-            written.append(path)
+            write_content(content, folder / name)
+            written.append(folder / name)
     return written
 
 

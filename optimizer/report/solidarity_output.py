@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import __version__
-from ..io.output import json_text, staged_output, write_csv
+from ..io.output import json_text, staged_output, write_content, write_csv
 from ..solidarity import SolidarityResult
 from .charts import png
 from .excel import _Book, solidarity_sheets
@@ -55,12 +55,7 @@ def write_solidarity(result: SolidarityResult, out: Path, formats: list[str], *,
         for key, frame in solidarity_frames(result).items():
             write_csv(frame, folder / CSV_NAMES[key])
         for name, data in content.items():
-            path = folder / name
-            path.parent.mkdir(exist_ok=True)
-            if isinstance(data, str):
-                path.write_text(data, encoding="utf-8")
-            else:
-                path.write_bytes(data)
+            write_content(data, folder / name)
     return out
 
 
