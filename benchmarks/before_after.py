@@ -21,9 +21,11 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
+from benchmarks.__main__ import SUITES
+
 ROOT = Path(__file__).resolve().parents[1]
-# instance -> the runner's suite that holds it
-SUITE_OF = {"cases-2k": "quick", "cases-10k": "quick", "quota-100": "quick", "cases-20k": "full", "cases-100k": "full", "cases-350k": "full", "quota-1000": "full"}
+# instance -> a suite of the runner that holds it (baselines left out: they time another model)
+SUITE_OF = {i.name: suite for suite in ("full", "quick") for i in SUITES[suite] if i.kind != "baseline"}
 
 
 def export(commit: str, into: Path) -> Path:
