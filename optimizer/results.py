@@ -26,13 +26,30 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class Stage:
-    """One lexicographic objective as solved: its optimum (or best value), proof and time."""
+    """One lexicographic objective as solved: its optimum (or best value), proof and time.
+
+    `proof` says what closed the stage: `solver` (the solver's branch and bound), `relaxation`
+    (the LP relaxation's optimum was a whole plan), `bound` (the plan in hand met the one-type
+    relaxation's bound, `model.bounds`), `count` (a count no plan can beat: everyone placed,
+    every link honoured), `rule` (a closed-form method); `none` for a stage not proven."""
 
     name: str
     objective: float
     status: Status
     gap: float | None
     seconds: float
+    proof: str = "solver"
+
+
+# What each `Stage.proof` means, as the reports say it.
+PROOFS = {
+    "solver": "the solver's branch and bound",
+    "relaxation": "the LP relaxation's optimum, a whole plan",
+    "bound": "met the one-type relaxation's bound",
+    "count": "a count no plan can beat",
+    "rule": "the method's rule",
+    "none": "not proven",
+}
 
 
 def overall_status(stages: tuple[Stage, ...] | list[Stage]) -> tuple[Status, float | None]:

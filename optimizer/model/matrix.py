@@ -183,10 +183,14 @@ class PlacementModel:
 
     def free_row(self, row: int) -> None:
         """Drop a row's bounds (it no longer constrains anything)."""
-        self.backend.set_row_bounds(row, -np.inf, np.inf)
+        self.set_row(row, -np.inf, np.inf)
+
+    def set_row(self, row: int, low: float, high: float) -> None:
+        """New bounds for a row."""
+        self.backend.set_row_bounds(row, low, high)
         for first, _, _, _, lower, upper in self._rows:
             if first <= row < first + len(lower):
-                lower[row - first], upper[row - first] = -np.inf, np.inf
+                lower[row - first], upper[row - first] = low, high
 
     def satisfied(self, values: np.ndarray, tol: float = 1e-9) -> bool:
         """Whether a complete solution keeps every bound and row (up to float noise)."""
@@ -218,6 +222,12 @@ class PlacementModel:
         else:
             low, high = -np.inf, value + slack
         self._add_rows(np.array([low]), np.array([high]), np.zeros(len(cols), dtype=np.int64), cols, values)
+
+    def floor(self, value: float) -> int:
+        """A row: the current objective is at least `value` (a valid lower bound on it: no plan is
+        cut off, and the solver's own bound starts there). Returns the row."""
+        cols = np.flatnonzero(self.costs)
+        return self._add_rows(np.array([value]), np.array([np.inf]), np.zeros(len(cols), dtype=np.int64), cols, self.costs[cols])
 
     def add_worst(self) -> None:
         """Minimax: worst >= |B_s - T_s| / scale_s."""
@@ -342,7 +352,7 @@ class PlacementModel:
                 return stage
         outcome = self.backend.solve(time_left, name)
         self.values = outcome.values
-        return Stage(name, outcome.objective, outcome.status, outcome.gap, outcome.seconds)
+        return Stage(name, outcome.objective, outcome.status, outcome.gap, outcome.seconds, "solver" if outcome.status == Status.OPTIMAL else "none")
 
     def _relaxation(self, time_left: float | None, name: str) -> Stage | None:
         """Solve the LP relaxation. When its optimum is a whole plan, that plan is a proven optimum
@@ -367,7 +377,7 @@ class PlacementModel:
         if beaten or not self.satisfied(values):
             return None
         self.values = values
-        return Stage(name, value, Status.OPTIMAL, 0.0, time.perf_counter() - start)
+        return Stage(name, value, Status.OPTIMAL, 0.0, time.perf_counter() - start, proof="relaxation")
 
     def x(self) -> np.ndarray:
         return np.round(self.values[: len(self.xt)])

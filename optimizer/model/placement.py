@@ -20,6 +20,7 @@ from ..settings import Objective, Settings
 from ..targets import Targets, pledged_targets, state_targets
 from .assign import assign_cases, explain_infeasible
 from .backends import make_backend
+from .bounds import Relaxation
 from .matrix import PlacementModel
 from .origins import Cells, cell_targets, cell_warm_start, origin_table
 from .problem import make_problem
@@ -92,7 +93,8 @@ def solve(
 
     backend = make_backend(settings, reference)
     model = PlacementModel(problem, backend)
-    solved = solve_stages(model, settings, start_x, start_y, time_left, lambda: explain_infeasible(states, types), fairest)
+    bounds = Relaxation.make(problem, settings, reference)
+    solved = solve_stages(model, settings, start_x, start_y, time_left, lambda: explain_infeasible(states, types), fairest, bounds)
     counts, ties = solved.counts, ()
     if fairest:  # without the last stage the caller decides the ties its own way
         counts, ties = settle_ties(problem, solved.counts, solved.honoured, list(states.index), settings.objective == Objective.MINIMAX)

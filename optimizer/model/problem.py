@@ -109,3 +109,17 @@ def integer_envelope(target: float, unit: float | None) -> tuple[float, float] |
         return None
     slope = (above - below) / unit  # from (low, below) to (high, above)
     return below - slope * low, slope
+
+
+def square_cut_points(target: np.ndarray, deviation: float, unit: float | None, most: int) -> list[np.ndarray]:
+    """Burdens per state, one array per round of cuts of the squares, spread over [target - D,
+    target + D] (D: the total deviation, so no state's burden lies outside): at every other multiple
+    of the unit where they are at most `most`, else at most `most` evenly spread multiples."""
+    reach = max(float(deviation), unit or 1.0)
+    step = 2 * unit if unit else 2 * reach / most
+    if unit and 2 * reach / step > most:
+        step = unit * np.ceil(2 * reach / (most * unit))
+    half = int(np.ceil(reach / step))
+    offsets = np.arange(-half, half + 1) * step  # multiples of the unit, where there is one
+    base = np.round(target / unit) * unit if unit else target
+    return [np.maximum(base + offset, 0.0) for offset in offsets]

@@ -12,8 +12,9 @@ proven without a solve.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -21,7 +22,9 @@ from ..errors import InfeasibleError
 from ..results import Stage, Status
 from ..settings import Links, Objective, Settings
 from .backends.base import Infeasible
+from .bounds import Relaxation
 from .matrix import PlacementModel, tolerance
+from .problem import square_cut_points
 from .origins import cell_warm_start
 from .warmstart import honour_given, links_exchanged
 
@@ -41,15 +44,31 @@ def solve_stages(
     time_left: Callable[[], float | None],
     why_infeasible: Callable[[], str],
     fairest: bool = True,
+    bounds: Relaxation | None = None,
 ) -> StagesSolved:
+    """`bounds`: the one-type relaxation, whose optimum of each stage is tried first as its proof
+    (`model.bounds`). The stages share `time_left`: each leaves a part of it to those after it
+    (`_clock`), and a stage that runs out of time keeps the plan in hand."""
     problem = model.problem
     ones = np.ones(problem.n_states)
     stages: list[Stage] = []
+    gap = settings.gap
+    cells = model.c_cols is not None
+    links = settings.links == Links.SOFT and len(problem.types.link_count) > 0
+    minimax = settings.objective == Objective.MINIMAX
+    # the stages after the first, for sharing the time
+    after = [minimax and "max_relative_deviation", (cells or minimax) and "total_deviation", links and "links_honoured", fairest and "squared"]
+    later = sum(1 for name in after if name)
+
+    def clock() -> Callable[[], float | None]:
+        nonlocal later
+        share = _clock(time_left, later)
+        later -= 1
+        return share
 
     # With origins the first objective after persons placed is the total cell deviation; without,
     # the total deviation of the states.
-    cells = model.c_cols is not None
-    first_stage = _first_stage(model, settings, start_x, time_left, why_infeasible, stages)
+    first_stage, bounds = _first_stage(model, settings, start_x, clock(), why_infeasible, stages, bounds)
     deviation_stage = None if cells else first_stage
     if cells:
         stages.append(first_stage)
@@ -59,28 +78,29 @@ def solve_stages(
         achieved = float(model.cell_deviations(model.x()).sum())
         model.fix(model.c_cols, np.ones(len(model.c_cols)), max(achieved, first_stage.objective), maximized=False, slack=CELL_SLACK * max(1.0, achieved))
 
-    if settings.objective == Objective.MINIMAX:
+    if minimax:
         model.add_worst()
         worst = np.array([model.worst])
         model.objective(worst, np.ones(1))
-        model.start(model.x())
-        stage = model.run(time_left(), "max_relative_deviation")
+        stage = _run(model, "max_relative_deviation", model.x(), None, clock(), bounds, gap)
         stages.append(stage)
         model.fix(worst, np.ones(1), stage.objective, maximized=False)
+        if bounds is not None:
+            bounds.fix("max_relative_deviation", stage.objective)
         deviation_stage = None
     if deviation_stage is None:
         model.objective(model.d_cols, ones)
-        model.start(model.x())
-        deviation_stage = model.run(time_left(), "total_deviation")
+        deviation_stage = _run(model, "total_deviation", model.x(), None, clock(), bounds, gap)
     stages.append(deviation_stage)
 
     counts = model.counts()
     honoured = honour_given(problem.types, counts, start_y)
-    deviation = deviation_stage.objective
-    if cells:  # at least the plan's own (whole) deviation: the solver's may sit below it, within its tolerances
-        deviation = max(deviation, float(problem.deviations(model.burden()).sum()))
+    # at least the plan's own deviation: the solver's may sit below it, within its tolerances
+    deviation = max(deviation_stage.objective, float(problem.deviations(model.burden()).sum()))
     model.fix(model.d_cols, ones, deviation, maximized=False)
-    if settings.links == Links.SOFT and len(problem.types.link_count):
+    if bounds is not None:
+        bounds.fix("total_deviation", deviation)
+    if links:
         # The link columns stay in the model after this stage, so that the next one keeps the links.
         model.add_links()
         if cells:
@@ -88,41 +108,102 @@ def solve_stages(
             # origin and weight: the start does those trades first (the solver finds them slowly).
             counts, honoured = links_exchanged(problem.types, counts, honoured, problem.capacity, problem.need_capacity)
         achieved = problem.honour_value(honoured)
+        share = clock()
         if achieved >= problem.most_honour() - 1e-9:
             # Every link that any participating state could honour is honoured: optimal as it is.
-            stages.append(Stage("links_honoured", achieved, Status.OPTIMAL, 0.0, 0.0))
+            stages.append(Stage("links_honoured", achieved, Status.OPTIMAL, 0.0, 0.0, "count"))
         else:
             model.objective(model.y_cols, model.honour, maximize=True)
-            model.start(counts[model.xt, model.xs], honoured)
-            stages.append(model.run(time_left(), "links_honoured"))
+            stages.append(_run(model, "links_honoured", counts[model.xt, model.xs], honoured, share, None, gap))
             counts, honoured = model.counts(), model.honoured()
         model.fix(model.y_cols, model.honour, stages[-1].objective, maximized=True)
     if fairest:
-        stage, counts, honoured = _fairest(model, honoured, time_left, deviation_stage.objective)
+        stage, counts, honoured = _fairest(model, honoured, clock(), deviation, bounds, gap)
         stages.append(stage)
     return StagesSolved(counts, honoured, tuple(stages))
 
 
-def _first_stage(model: PlacementModel, settings: Settings, start_x: np.ndarray, time_left, why_infeasible, stages: list[Stage]) -> Stage:
+# Of the time left when a stage starts, the part it leaves to each stage after it (at most half in
+# all): no stage is left with nothing, and one that ends early leaves its time to the next.
+LEAVE_PER_STAGE = 0.2
+
+
+def _clock(time_left: Callable[[], float | None], later: int) -> Callable[[], float | None]:
+    """The time left for one stage when `later` stages follow it."""
+    left = time_left()
+    if left is None:
+        return time_left
+    keep = max(left, 0.0) * min(0.5, LEAVE_PER_STAGE * max(later, 0))
+    return lambda: time_left() - keep
+
+
+def _first_stage(model: PlacementModel, settings: Settings, start_x: np.ndarray, time_left, why_infeasible, stages: list[Stage], bounds: Relaxation | None) -> tuple[Stage, Relaxation | None]:
     """The first objective (the cells' total deviation with origins, else the states'), solved
     with everyone placed; when not everyone fits, first the stage that places the most persons.
-    Appends the persons stage to `stages` and returns the first objective's."""
+    Appends the persons stage to `stages` and returns the first objective's, and the relaxation
+    that bounds the stages after it."""
     cells = model.c_cols is not None
     cols = model.c_cols if cells else model.d_cols
     name = "cell_deviation" if cells else "total_deviation"
     model.objective(cols, np.ones(len(cols)))
     if cells:
         start_x = _cell_start(model, start_x, time_left)
-    model.start(start_x[model.xt, model.xs])
+    floors: list[int] = []
+    try:
+        stage = _run(model, name, start_x[model.xt, model.xs], None, time_left, None if cells else bounds, settings.gap, floors)
+        stages.append(Stage("persons_placed", float(model.problem.total_persons), Status.OPTIMAL, 0.0, 0.0, "count"))
+        return stage, bounds
+    except Infeasible:
+        for row in floors:  # a bound with everyone placed: not one once some are not
+            model.free_row(row)
+        persons = _most_persons(model, settings, start_x, time_left, why_infeasible)
+        stages.append(persons)
+        model.objective(cols, np.ones(len(cols)))
+        if bounds is not None:
+            bounds = bounds.placed(persons.objective)
+        return _run(model, name, model.x(), None, time_left, None if cells else bounds, settings.gap), bounds
+
+
+def _gap(value: float, bound: float) -> float:
+    return max(value - bound, 0.0) / max(abs(value), 1e-12)
+
+
+def _meets(value: float, bound: float, gap: float) -> bool:
+    """Whether a plan of objective `value` (minimised) is proven optimal by a lower `bound`, within
+    the relative gap at which a stage counts as solved (as the solvers measure it)."""
+    return value - bound <= gap * abs(value) + 1e-9
+
+
+def _run(model: PlacementModel, name: str, x: np.ndarray, y: np.ndarray | None, time_left, bounds: Relaxation | None, gap: float, floors: list[int] | None = None) -> Stage:
+    """Solve the stage whose objective `model` holds, from the plan x (per x column) and y. With
+    `bounds` (minimised stages), first the one-type relaxation's optimum of the stage: when the
+    plan in hand meets it, the stage is proven without a solve; otherwise it becomes a row of the
+    model (the objective is at least it, so the solver stops as soon as a plan meets it; the row's
+    index is appended to `floors`). When the solver finds no plan in its time, the plan in hand
+    is kept, unproven."""
+    started = time.perf_counter()
+    bound = bounds.least(name, time_left()) if bounds is not None else None
+    values = model.complete(x, y)
+    value = float(model.costs @ values)
+    if bound is not None:
+        if _meets(value, bound, gap) and model.satisfied(values):
+            model.values = values
+            return Stage(name, value, Status.OPTIMAL, _gap(value, bound), time.perf_counter() - started, "bound")
+        row = model.floor(bound - tolerance(bound))
+        if floors is not None:
+            floors.append(row)
+    model.start(x, y)
     try:
         stage = model.run(time_left(), name)
-        stages.append(Stage("persons_placed", float(model.problem.total_persons), Status.OPTIMAL, 0.0, 0.0))
-        return stage
-    except Infeasible:
-        stages.append(_most_persons(model, settings, start_x, time_left, why_infeasible))
-        model.objective(cols, np.ones(len(cols)))
-        model.start(model.x())
-        return model.run(time_left(), name)
+    except InfeasibleError:
+        if not model.satisfied(values):
+            raise
+        model.values = values  # out of time: the plan in hand stands
+        return Stage(name, value, Status.FEASIBLE, None if bound is None else _gap(value, bound), time.perf_counter() - started, "none")
+    seconds = time.perf_counter() - started
+    if bound is not None and _meets(stage.objective, bound, gap):
+        return replace(stage, status=Status.OPTIMAL, gap=_gap(stage.objective, bound), seconds=seconds, proof="bound")
+    return replace(stage, seconds=seconds)
 
 
 def _cell_start(model: PlacementModel, start_x: np.ndarray, time_left) -> np.ndarray:
@@ -193,57 +274,63 @@ MAX_CUT_ROUNDS = 30
 UPFRONT_CUTS = 40
 
 
-def _cut_points(target: np.ndarray, deviation: float, unit: float | None) -> list[np.ndarray]:
-    """Burdens per state, one array per round of cuts, spread over [target - D, target + D]."""
-    reach = max(float(deviation), unit or 1.0)
-    step = 2 * unit if unit else 2 * reach / UPFRONT_CUTS
-    if unit and 2 * reach / step > UPFRONT_CUTS:
-        step = unit * np.ceil(2 * reach / (UPFRONT_CUTS * unit))
-    half = int(np.ceil(reach / step))
-    offsets = np.arange(-half, half + 1) * step  # multiples of the unit, where there is one
-    base = np.round(target / unit) * unit if unit else target
-    return [np.maximum(base + offset, 0.0) for offset in offsets]
-
-
-def _fairest(model: PlacementModel, honoured: np.ndarray, time_left, deviation: float) -> tuple[Stage, np.ndarray, np.ndarray]:
+def _fairest(model: PlacementModel, honoured: np.ndarray, time_left, deviation: float, bounds: Relaxation | None = None, gap: float = 1e-6) -> tuple[Stage, np.ndarray, np.ndarray]:
     """Among the plans equally good in every stage before, the one with the smallest sum of
     squared relative deviations sum (B_s - T_s)^2 / T_s (the Sainte-Lague measure): a rule a
     reader can state, strictly convex, so it leaves ties only between states that mirror each
     other. Solved exactly by cuts: the model starts with the secants (or tangents) around the
     plan in hand and gains more where a solution shows the cuts still under-estimate a state's
     square, until none does; every solve is a lower bound, so a plan whose squares the cuts
-    meet is proven optimal."""
+    meet is proven optimal. With `bounds`, the one-type relaxation's optimum is a lower bound
+    too: tried on the plan in hand first, then a row of the model (see `_run`)."""
+    name = "squared_relative_deviation"
+    started = time.perf_counter()
     problem = model.problem
     every = np.arange(problem.n_states)
+    y = (lambda: honoured) if model.y0 is not None else (lambda: None)
+    floor = bounds.least(name, time_left(), deviation) if bounds is not None else None
     model.add_squares()
     model.cut_squares(every, model.burden(), problem.unit)
     # With the total deviation fixed at D, each state's burden lies within D of its target: cut
     # there up front, at every other multiple of the unit where they are few (the secants then
     # meet the squares at every multiple: exact), at evenly spread points where they are many.
-    for at in _cut_points(problem.target, deviation, problem.unit):
+    for at in square_cut_points(problem.target, deviation, problem.unit, UPFRONT_CUTS):
         model.cut_squares(every, at, problem.unit)
     model.objective(model.q_cols, np.ones(problem.n_states))
-    seconds = 0.0
+    values = model.complete(model.x(), y())
+    value = float(problem.squares(model.burden()).sum())
+    if floor is not None:
+        if _meets(value, floor, gap) and model.satisfied(values):
+            model.values = values
+            return Stage(name, value, Status.OPTIMAL, _gap(value, floor), time.perf_counter() - started, "bound"), model.counts(), honoured
+        model.floor(floor - tolerance(floor))
+    stage = None
     for _ in range(MAX_CUT_ROUNDS):
-        model.start(model.x(), honoured if model.y0 is not None else None)
-        stage = model.run(time_left(), "squared_relative_deviation")
-        seconds += stage.seconds
+        model.start(model.x(), y())
+        try:
+            stage = model.run(time_left(), name)
+        except InfeasibleError:
+            break  # out of time: the plan in hand stands
         burden = model.burden()
         true = problem.squares(burden)
+        value = float(true.sum())
         if model.y0 is not None:
             honoured = model.honoured()
+        if floor is not None and _meets(value, floor, gap):
+            return Stage(name, value, Status.OPTIMAL, _gap(value, floor), time.perf_counter() - started, "bound"), model.counts(), honoured
         # The solve's optimum is a lower bound (the cuts never over-estimate a square): a plan
         # whose true squares meet it is optimal, up to the solvers' own tolerance.
-        if float(true.sum()) - stage.objective <= 1e-6 * max(1.0, float(true.sum())):
-            return Stage(stage.name, float(true.sum()), stage.status, stage.gap, seconds), model.counts(), honoured
+        if value - stage.objective <= 1e-6 * max(1.0, value):
+            return replace(stage, objective=value, seconds=time.perf_counter() - started), model.counts(), honoured
         under = true - model.values[model.q_cols] > 1e-9 * np.maximum(1.0, true)
         if not under.any():
             break  # nothing left to cut: the gap below is the solver's own
         model.cut_squares(np.flatnonzero(under), burden[under], problem.unit)
-    bound = float(stage.objective)
-    value = float(true.sum())
-    gap = (value - bound) / max(abs(value), 1e-12)
-    return Stage(stage.name, value, Status.FEASIBLE, gap, seconds), model.counts(), honoured
+    # the best lower bound known: the relaxation's, or the last solve's own (its optimum less its gap)
+    lower = [floor] if floor is not None else []
+    if stage is not None and stage.gap is not None:
+        lower.append(stage.objective - stage.gap * abs(stage.objective))
+    return Stage(name, value, Status.FEASIBLE, _gap(value, max(lower)) if lower else None, time.perf_counter() - started, "none"), model.counts(), honoured
 
 
 def _most_persons(model: PlacementModel, settings: Settings, start_x, time_left, why_infeasible) -> Stage:

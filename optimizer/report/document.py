@@ -17,6 +17,7 @@ import pandas as pd
 from ..compare import Comparison, comparison_table, metrics_table, sensitivity_wide, wide_table
 from ..metrics import METRIC_INFO, PlanMetrics, result_metrics
 from ..pipeline import RunResult
+from ..results import PROOFS
 from .charts import Chart, build as draw_charts
 from .explanation import explanation_table
 from .files import provenance
@@ -227,7 +228,7 @@ class View:
         items = [("Tool", self.provenance["tool"]), ("Formula", f"{formula.name}: {formula.title}"), ("Criteria", "; ".join(criteria)), ("Source", formula.source)]
         if formula.caveats:
             items.append(("Caveats", formula.caveats))
-        stages = [f"{st.name}: {st.objective:,.4f} ({st.status}{'' if st.gap in (None, 0, 0.0) else f', gap {st.gap:.3g}'})" for st in plan.stages]
+        stages = [f"{st.name}: {st.objective:,.4f} ({st.status}{'' if st.gap in (None, 0, 0.0) else f', gap {st.gap:.3g}'}; proof: {PROOFS[st.proof]})" for st in plan.stages]
         items += [
             ("Method", result.method),
             ("Solver", plan.solver),

@@ -107,7 +107,7 @@ def read_run(folder: Path, results: list[RunResult]) -> dict:
 
 
 def stages(result: RunResult) -> list[dict]:
-    return [{"name": st.name, "status": st.status, "gap": st.gap, "objective": st.objective} for st in result.plan.stages]
+    return [{"name": st.name, "status": st.status, "gap": st.gap, "objective": st.objective, "proof": st.proof} for st in result.plan.stages]
 
 
 def metrics_document(result: RunResult, extra: dict | None = None) -> dict:
