@@ -144,11 +144,15 @@ def test_four_origins_twenty_destinations_every_cell_within_one_family():
 
 def test_without_the_cell_stage_the_cells_drift():
     """The same instance with the cell stage switched off: the states still meet their targets,
-    the cells do not (the test above notices)."""
+    the cells drift further from theirs (from 20.52 to 22.46 in all) and one by more than a
+    person (the test above notices). They drift little: the start is built cell by cell."""
     states, shares, cases = generated(2500, seed=14)
+    with_stage = plan(states, shares, Settings(), cases=cases)
     with switched_off("cell_stage"):
         result = plan(states, shares, Settings(), cases=cases)
-    assert not check_cells_within_one_family(result, cases).empty
+    assert "cell_deviation" not in [stage.name for stage in result.stages]
+    assert result.origins["deviation"].abs().sum() > with_stage.origins["deviation"].abs().sum() + 1.0
+    assert result.origins["deviation"].abs().max() >= 1.0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,11 +21,12 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..errors import InfeasibleError
 from ..settings import Settings
 from .backends import make_backend
 from .backends.base import Infeasible
-from .matrix import PlacementModel
-from .problem import Problem, square_cut_points
+from .matrix import PlacementModel, tolerance
+from .problem import Problem, square_cut_points, squares_noise
 from .types import quota_types
 
 # Points per state at which the relaxation's squares are cut up front (`square_cut_points`); more are
@@ -115,6 +116,25 @@ class Relaxation:
         relaxation.model.set_row(relaxation.model.everyone, np.ceil(low / self.unit - 1e-9), np.floor(high / self.unit + 1e-9))
         return relaxation
 
+    def goal(self, minimax: bool, time_left) -> np.ndarray | None:
+        """The burdens per state of the relaxation's own lexicographic optimum (least largest
+        relative deviation with `minimax`, then least total deviation, then least squares), or None
+        when it was not solved. A plan with these burdens meets every stage's bound at once. Solved
+        in a copy, so that this relaxation keeps only the placement's optima."""
+        relaxation = Relaxation(self.source, self.settings, self.reference)
+        if minimax:
+            worst = relaxation.least("max_relative_deviation", time_left())
+            if worst is None:
+                return None
+            relaxation.fix("max_relative_deviation", worst + tolerance(worst))
+        deviation = relaxation.least("total_deviation", time_left())
+        if deviation is None:
+            return None
+        relaxation.fix("total_deviation", deviation + tolerance(deviation))
+        if relaxation.least("squared_relative_deviation", time_left(), deviation) is None:
+            return None
+        return relaxation.model.burden()
+
     def least(self, stage: str, time_left: float | None, deviation: float | None = None) -> float | None:
         """The relaxation's optimum of `stage` (a valid lower bound: the solver's own bound, below
         its optimum by at most its gap), or None when it was not solved. `deviation`: the total
@@ -132,7 +152,7 @@ class Relaxation:
             raise ValueError(stage)
         try:
             solved = model.run(time_left, stage)
-        except Infeasible:
+        except (Infeasible, InfeasibleError):  # no plan at all, or none found in the time left
             return None
         if solved.status != "optimal" or solved.gap is None:
             return None
@@ -164,13 +184,15 @@ class Relaxation:
         for _ in range(RELAXED_ROUNDS):
             try:
                 solved = model.run(time_left, "squared_relative_deviation")
-            except Infeasible:
-                return None
+            except (Infeasible, InfeasibleError):
+                return bound
             if solved.status != "optimal" or solved.gap is None:
                 return bound
             bound = solved.objective - solved.gap * abs(solved.objective)
             burden = model.burden()
             true = problem.squares(burden)
+            if float(true.sum()) - solved.objective <= max(1e-6 * max(1.0, float(true.sum())), squares_noise(problem.n_states)):
+                return bound  # the cuts meet the squares (up to the solver's tolerance): no more to gain
             under = true - model.values[model.q_cols] > 1e-9 * np.maximum(1.0, true)
             if not under.any():
                 return bound

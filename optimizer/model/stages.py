@@ -24,9 +24,9 @@ from ..settings import Links, Objective, Settings
 from .backends.base import Infeasible
 from .bounds import Relaxation
 from .matrix import PlacementModel, tolerance
-from .problem import square_cut_points
+from .problem import Problem, square_cut_points, squares_noise
 from .origins import cell_warm_start
-from .warmstart import honour_given, links_exchanged
+from .warmstart import honour_given, links_exchanged, reach_burdens
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ def solve_stages(
 
     # With origins the first objective after persons placed is the total cell deviation; without,
     # the total deviation of the states.
+    if bounds is not None and not cells:
+        start_x, start_y = _toward_goal(problem, bounds, start_x, start_y, minimax, time_left)
     first_stage, bounds = _first_stage(model, settings, start_x, clock(), why_infeasible, stages, bounds)
     deviation_stage = None if cells else first_stage
     if cells:
@@ -137,6 +139,23 @@ def _clock(time_left: Callable[[], float | None], later: int) -> Callable[[], fl
     return lambda: time_left() - keep
 
 
+def _toward_goal(problem: Problem, bounds: Relaxation, start_x: np.ndarray, start_y: np.ndarray, minimax: bool, time_left) -> tuple[np.ndarray, np.ndarray]:
+    """The start moved toward the burdens of the relaxation's own optimum (`Relaxation.goal`),
+    when that makes it better in the stages' order (largest relative deviation with `minimax`,
+    total deviation, squares): a start that reaches them meets every stage's bound."""
+    goal = bounds.goal(minimax, time_left)
+    if goal is None:
+        return start_x, start_y
+    counts, honoured, _ = reach_burdens(problem.types, start_x, start_y, problem.capacity, problem.need_capacity, goal)
+
+    def rank(counts: np.ndarray) -> tuple[float, ...]:
+        burden = problem.burden(counts)
+        worst = float((np.abs(burden - problem.target) / problem.scales()).max()) if minimax and problem.n_states else 0.0
+        return worst, float(problem.deviations(burden).sum()), float(problem.squares(burden).sum())
+
+    return (counts, honoured) if rank(counts) < rank(start_x) else (start_x, start_y)
+
+
 def _first_stage(model: PlacementModel, settings: Settings, start_x: np.ndarray, time_left, why_infeasible, stages: list[Stage], bounds: Relaxation | None) -> tuple[Stage, Relaxation | None]:
     """The first objective (the cells' total deviation with origins, else the states'), solved
     with everyone placed; when not everyone fits, first the stage that places the most persons.
@@ -149,6 +168,14 @@ def _first_stage(model: PlacementModel, settings: Settings, start_x: np.ndarray,
     if cells:
         start_x = _cell_start(model, start_x, time_left)
     floors: list[int] = []
+    if settings.objective == Objective.MINIMAX and not cells:
+        # Only whether everyone fits matters here (the minimax stage comes first): a start that
+        # places everyone within every row says so without a solve.
+        values = model.complete(start_x[model.xt, model.xs])
+        if model.satisfied(values):
+            model.values = values
+            stages.append(Stage("persons_placed", float(model.problem.total_persons), Status.OPTIMAL, 0.0, 0.0, "count"))
+            return Stage(name, float(model.costs @ values), Status.FEASIBLE, None, 0.0, "none"), bounds
     try:
         stage = _run(model, name, start_x[model.xt, model.xs], None, time_left, None if cells else bounds, settings.gap, floors)
         stages.append(Stage("persons_placed", float(model.problem.total_persons), Status.OPTIMAL, 0.0, 0.0, "count"))
@@ -165,13 +192,16 @@ def _first_stage(model: PlacementModel, settings: Settings, start_x: np.ndarray,
 
 
 def _gap(value: float, bound: float) -> float:
-    return max(value - bound, 0.0) / max(abs(value), 1e-12)
+    """The gap between a plan's objective and a lower bound, relative to the objective where it is
+    at least 1 (absolute below: squares of relative deviations are often far below 1)."""
+    return max(value - bound, 0.0) / max(abs(value), 1.0)
 
 
-def _meets(value: float, bound: float, gap: float) -> bool:
+def _meets(value: float, bound: float, gap: float, noise: float = 0.0) -> bool:
     """Whether a plan of objective `value` (minimised) is proven optimal by a lower `bound`, within
-    the relative gap at which a stage counts as solved (as the solvers measure it)."""
-    return value - bound <= gap * abs(value) + 1e-9
+    the gap at which a stage counts as solved (`_gap`; HiGHS stops at a relative gap of 1e-6 or an
+    absolute one of 1e-6 likewise), or within `noise` (`problem.squares_noise`)."""
+    return _gap(value, bound) <= gap or value - bound <= noise
 
 
 def _run(model: PlacementModel, name: str, x: np.ndarray, y: np.ndarray | None, time_left, bounds: Relaxation | None, gap: float, floors: list[int] | None = None) -> Stage:
@@ -299,8 +329,9 @@ def _fairest(model: PlacementModel, honoured: np.ndarray, time_left, deviation: 
     model.objective(model.q_cols, np.ones(problem.n_states))
     values = model.complete(model.x(), y())
     value = float(problem.squares(model.burden()).sum())
+    noise = squares_noise(problem.n_states)
     if floor is not None:
-        if _meets(value, floor, gap) and model.satisfied(values):
+        if _meets(value, floor, gap, noise) and model.satisfied(values):
             model.values = values
             return Stage(name, value, Status.OPTIMAL, _gap(value, floor), time.perf_counter() - started, "bound"), model.counts(), honoured
         model.floor(floor - tolerance(floor))
@@ -316,11 +347,11 @@ def _fairest(model: PlacementModel, honoured: np.ndarray, time_left, deviation: 
         value = float(true.sum())
         if model.y0 is not None:
             honoured = model.honoured()
-        if floor is not None and _meets(value, floor, gap):
+        if floor is not None and _meets(value, floor, gap, noise):
             return Stage(name, value, Status.OPTIMAL, _gap(value, floor), time.perf_counter() - started, "bound"), model.counts(), honoured
         # The solve's optimum is a lower bound (the cuts never over-estimate a square): a plan
         # whose true squares meet it is optimal, up to the solvers' own tolerance.
-        if value - stage.objective <= 1e-6 * max(1.0, value):
+        if _meets(value, stage.objective, 1e-6, noise):
             return replace(stage, objective=value, seconds=time.perf_counter() - started), model.counts(), honoured
         under = true - model.values[model.q_cols] > 1e-9 * np.maximum(1.0, true)
         if not under.any():

@@ -44,6 +44,10 @@ class _Plan:
         self.need_capacity = {n: np.where(np.isnan(c), np.inf, c) for n, c in problem.need_capacity.items()}
         relative = np.abs(self.burden - problem.target) / problem.scales()
         self.worst = float(relative.max()) if keep_worst and len(relative) else np.inf
+        # each type's kind: its (burden, persons), numbered
+        pairs, self.kind = np.unique(np.stack([types.burden.astype(float), types.persons.astype(float)], axis=1), axis=0, return_inverse=True)
+        self.kind = self.kind.reshape(-1)
+        self.kind_burden, self.kind_persons = pairs[:, 0], pairs[:, 1]
         self.cells = problem.cells  # origins: a move must not change the total cell deviation either
         self.cell_burden = self.cells.burden(types, self.counts) if self.cells is not None else None
 
@@ -122,20 +126,30 @@ class _Plan:
                 return int(t), None
         if shift < -close:
             return None  # b would lose burden
-        # every pair (t in a, u in b) whose exchange moves exactly the tied shift, at once
-        gaps = types.burden[present_a][:, None] - types.burden[present_b][None, :]
-        for i, j in np.argwhere(np.abs(gaps - shift) <= close):
-            t, u = present_a[i], present_b[j]
-            gained = float(types.burden[t] - types.burden[u])
-            if abs(gained) <= close and types.persons[t] <= types.persons[u]:
-                continue  # b would gain nothing a reader sees
-            if not self.same_objectives(a, b, gained) or not self.can_move(t, a, b) or not self.cells_same([(t, a, b), (u, b, a)]):
+        # Pairs (t in a, u in b) whose exchange moves exactly the tied shift, found among the few
+        # kinds of unit (burden, persons) rather than the many types: which exchanges pass the
+        # tests below that depend on the kinds only is decided once per pair of kinds.
+        kind_a, kind_b = self.kind[present_a], self.kind[present_b]
+        kinds_a, of_a = np.unique(kind_a, return_inverse=True)
+        kinds_b, of_b = np.unique(kind_b, return_inverse=True)
+        gained = self.kind_burden[kinds_a][:, None] - self.kind_burden[kinds_b][None, :]
+        fits = np.abs(gained - shift) <= close
+        # b would gain nothing a reader sees
+        fits &= ~((np.abs(gained) <= close) & (self.kind_persons[kinds_a][:, None] <= self.kind_persons[kinds_b][None, :]))
+        for i, j in np.argwhere(fits):
+            fits[i, j] = self.same_objectives(a, b, float(gained[i, j]))
+        for i in np.flatnonzero(fits[of_a].any(axis=1)):
+            t = present_a[i]
+            if not self.can_move(t, a, b):
                 continue
-            self.move(t, a, b)
-            back = self.can_move(u, b, a)
-            self.move(t, b, a)
-            if back:
-                return int(t), int(u)
+            for u in present_b[fits[of_a[i]][of_b]]:
+                if not self.cells_same([(t, a, b), (u, b, a)]):
+                    continue
+                self.move(t, a, b)
+                back = self.can_move(u, b, a)
+                self.move(t, b, a)
+                if back:
+                    return int(t), int(u)
         return "swap" if self._can_swap(a, b, shift, close) else None
 
     def _can_swap(self, a: int, b: int, shift: float, close: float) -> bool:
