@@ -7,6 +7,7 @@ scenario file; a variant overrides its scenario.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,7 +126,9 @@ def run(
 ) -> RunResult:
     """Run one scenario. `cases`/`states` may be passed pre-loaded (compare reuses them).
     `destinations`: relocations pledged per state (`SolidarityResult.destination_targets()`), the
-    destinations' targets in place of the key's when the cases have origins (ignored otherwise)."""
+    destinations' targets in place of the key's when the cases have origins (ignored otherwise).
+    The time limit counts from here: reading and checking the inputs take from it."""
+    started = time.perf_counter()
     states_path = resolve_path(settings.states, base_dir)
     cases_path = resolve_path(settings.cases, base_dir)
     if states is None:
@@ -138,6 +141,7 @@ def run(
     key = compute_key(chosen, formula)
     method = apportionment.canonical_method(settings.method or DEFAULT_METHOD)
     solve_settings = model_settings(settings)
+    deadline = None if solve_settings.time_limit is None else started + solve_settings.time_limit
 
     if cases is None and cases_path is not None:
         cases = load_cases(cases_path, settings.decimal)
@@ -147,10 +151,10 @@ def run(
 
     if cases is not None:
         pledged = destinations if destinations is not None and has_origins(cases) else None
-        result = solve_plan(chosen, key.shares, solve_settings, cases=cases, destinations=pledged)
+        result = solve_plan(chosen, key.shares, solve_settings, cases=cases, destinations=pledged, deadline=deadline)
     elif method == "lp" and solve_settings.objective == "minimax":
         # Another objective than the apportionment methods': the model as it is.
-        result = solve_plan(chosen, key.shares, solve_settings, total=settings.total)
+        result = solve_plan(chosen, key.shares, solve_settings, total=settings.total, deadline=deadline)
     else:
         # Plain quotas: the apportionment step (whose lp method is this same model) adds a
         # canonical choice among equally good allocations and reports the ties.

@@ -60,6 +60,7 @@ def solve(
     fairest: bool = True,
     targets: Targets | None = None,
     destinations: pd.Series | None = None,
+    deadline: float | None = None,
 ) -> Solution:
     """Solve the placement of `types` among the participants `states`.
 
@@ -68,7 +69,9 @@ def solve(
     deviation (and links): for a caller that chooses among those optima by a rule of its own.
     `targets`: the targets to hold the plan to, when not the fair targets of `states`.
     `destinations`: pledged relocations per state (the Solidarity Pool's), whose shares replace the
-    key's in the fair targets (`targets.pledged_targets`).
+    key's in the fair targets (`targets.pledged_targets`). `deadline`: when the time limit ends
+    (a `time.perf_counter` value; default: the limit from now), for a caller that started the
+    clock earlier (the command, before reading its inputs).
     """
     t0 = time.perf_counter()
     total_burden = float((types.count * types.burden).sum())
@@ -86,10 +89,10 @@ def solve(
         start_x, start_y = warm_start(types, problem.capacity, problem.need_capacity, problem.target)
     t2 = time.perf_counter()
 
+    end = deadline if deadline is not None else None if settings.time_limit is None else t0 + settings.time_limit
+
     def time_left() -> float | None:
-        if settings.time_limit is None:
-            return None
-        return settings.time_limit - (time.perf_counter() - t0)
+        return None if end is None else end - time.perf_counter()
 
     backend = make_backend(settings, reference)
     model = PlacementModel(problem, backend)
@@ -123,6 +126,7 @@ def plan(
     total: int | None = None,
     reference: bool = False,
     destinations: pd.Series | None = None,
+    deadline: float | None = None,
 ) -> Plan:
     """Create, solve, assign and tally: the whole step from targets to a plan. `reference`,
     `destinations` (pledged relocations as the destinations' targets): see `solve`. When the
@@ -136,13 +140,13 @@ def plan(
         raise InputError("give either a case list or a total, not both or neither")
     in_code_order = sorted(states.index, key=str)
     if list(states.index) != in_code_order:
-        result = plan(states.loc[in_code_order], shares.loc[in_code_order], settings, cases=cases, total=total, reference=reference, destinations=destinations)
+        result = plan(states.loc[in_code_order], shares.loc[in_code_order], settings, cases=cases, total=total, reference=reference, destinations=destinations, deadline=deadline)
         return replace(result, states=result.states.loc[list(states.index)], origins=_in_order(result.origins, list(states.index)))
     t0 = time.perf_counter()
     n_states = len(states)
     types = build_types(cases, list(states.index), settings) if cases is not None else quota_types(int(total), n_states)
     aggregate_seconds = time.perf_counter() - t0
-    solution = solve(states, shares, types, settings, reference=reference, destinations=destinations)
+    solution = solve(states, shares, types, settings, reference=reference, destinations=destinations, deadline=deadline)
     t1 = time.perf_counter()
 
     counts = solution.counts

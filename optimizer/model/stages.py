@@ -116,7 +116,11 @@ def solve_stages(
             stages.append(Stage("links_honoured", achieved, Status.OPTIMAL, 0.0, 0.0, "count"))
         else:
             model.objective(model.y_cols, model.honour, maximize=True)
-            stages.append(_run(model, "links_honoured", counts[model.xt, model.xs], honoured, share, None, gap))
+            stage = _run(model, "links_honoured", counts[model.xt, model.xs], honoured, share, None, gap)
+            if stage.status != Status.OPTIMAL and stage.gap is None:  # the gap to every link honoured
+                most = problem.most_honour()
+                stage = replace(stage, gap=max(most - stage.objective, 0.0) / max(most, 1.0))
+            stages.append(stage)
             counts, honoured = model.counts(), model.honoured()
         model.fix(model.y_cols, model.honour, stages[-1].objective, maximized=True)
     if fairest:
@@ -125,6 +129,10 @@ def solve_stages(
     return StagesSolved(counts, honoured, tuple(stages))
 
 
+# The time moving the start toward the relaxation's optimum may take: at most this many seconds,
+# and at most this part of the time limit left.
+REACH_SECONDS = 10.0
+REACH_SHARE = 0.2
 # Of the time left when a stage starts, the part it leaves to each stage after it (at most half in
 # all): no stage is left with nothing, and one that ends early leaves its time to the next.
 LEAVE_PER_STAGE = 0.2
@@ -146,7 +154,9 @@ def _toward_goal(problem: Problem, bounds: Relaxation, start_x: np.ndarray, star
     goal = bounds.goal(minimax, time_left)
     if goal is None:
         return start_x, start_y
-    counts, honoured, _ = reach_burdens(problem.types, start_x, start_y, problem.capacity, problem.need_capacity, goal)
+    left = time_left()
+    deadline = time.perf_counter() + (REACH_SECONDS if left is None else min(REACH_SECONDS, REACH_SHARE * max(left, 0.0)))
+    counts, honoured, _ = reach_burdens(problem.types, start_x, start_y, problem.capacity, problem.need_capacity, goal, deadline)
 
     def rank(counts: np.ndarray) -> tuple[float, ...]:
         burden = problem.burden(counts)
@@ -180,7 +190,11 @@ def _first_stage(model: PlacementModel, settings: Settings, start_x: np.ndarray,
         stage = _run(model, name, start_x[model.xt, model.xs], None, time_left, None if cells else bounds, settings.gap, floors)
         stages.append(Stage("persons_placed", float(model.problem.total_persons), Status.OPTIMAL, 0.0, 0.0, "count"))
         return stage, bounds
-    except Infeasible:
+    except (Infeasible, InfeasibleError) as error:
+        # Not everyone fits, or the solver found no plan in time that places everyone and the
+        # start does not: then the stage that places the most persons, from the start.
+        if isinstance(error, InfeasibleError) and settings.require_all:
+            raise
         for row in floors:  # a bound with everyone placed: not one once some are not
             model.free_row(row)
         persons = _most_persons(model, settings, start_x, time_left, why_infeasible)
@@ -370,9 +384,8 @@ def _most_persons(model: PlacementModel, settings: Settings, start_x, time_left,
     if settings.require_all:
         raise InfeasibleError(why_infeasible()) from None
     model.objective(model.placed_cols, model.placed_values, maximize=True)
-    model.start(start_x[model.xt, model.xs])
     try:
-        stage = model.run(time_left(), "persons_placed")
+        stage = _run(model, "persons_placed", start_x[model.xt, model.xs], None, time_left, None, settings.gap)
     except Infeasible:
         raise InfeasibleError(why_infeasible()) from None
     if stage.objective <= 0.5 and model.problem.total_persons > 0:

@@ -117,10 +117,15 @@ class _Plan:
         for a swap of everything a and b hold, that changes no objective and gives b more (more
         burden, or as much burden and more persons); None when there is none."""
         types = self.types
-        present_a = np.flatnonzero(self.counts[:, a] - self.pinned[:, a] >= 1)
-        present_b = np.flatnonzero(self.counts[:, b] - self.pinned[:, b] >= 1)
         shift = self.tied_shift(a, b)
         close = _TOL * max(1.0, abs(shift))
+        unit = self.problem.unit
+        if unit is not None and abs(shift / unit - round(shift / unit)) * unit > close:
+            return None  # every move shifts a whole multiple of the burden unit: none shifts this
+        present_a = np.flatnonzero(self.counts[:, a] - self.pinned[:, a] >= 1)
+        if not len(present_a):
+            return "swap" if self._can_swap(a, b, shift, close) else None  # a has no unit to give
+        present_b = np.flatnonzero(self.counts[:, b] - self.pinned[:, b] >= 1)
         for t in present_a[np.abs(types.burden[present_a] - shift) <= close]:
             if self.same_objectives(a, b, float(types.burden[t])) and self.can_move(t, a, b) and self.cells_same([(t, a, b)]):
                 return int(t), None

@@ -11,6 +11,8 @@ proves the result optimal or improves it: nothing here is reported without the s
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from typing import TYPE_CHECKING
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     from .types import CaseTypes
 
 _EPS = 1e-9
+# States on each side (above and below their goal) that `Packing.reach` tries moves between per round.
+REACH_STATES = 8
 
 
 class Packing:
@@ -504,7 +508,7 @@ class Packing:
             ok &= self.need_used[n][s] + q[ts] - (0 if gone is None else q[gone]) <= self.need_cap[n][s] + _EPS
         return ok
 
-    def reach(self, budget: int = 20_000) -> bool:
+    def reach(self, budget: int = 20_000, deadline: float | None = None) -> bool:
         """Move free units, one at a time or exchanged in pairs, from states above their target to
         states below it, each move closing part of both gaps and overshooting neither, until every
         state is at its target (True) or no such move is left (False). For a plan that is to meet
@@ -518,6 +522,12 @@ class Packing:
             under = np.flatnonzero(excess < -tol)
             if not len(over) or not len(under):
                 return not len(over) and not len(under)
+            if deadline is not None and time.perf_counter() > deadline:
+                return False
+            # the states furthest from their goals first, a few at a time (moves between them
+            # close the most; the others follow in later rounds)
+            over = over[np.argsort(-excess[over], kind="stable")][:REACH_STATES]
+            under = under[np.argsort(excess[under], kind="stable")][:REACH_STATES]
             if not (self._reach_move(over, under, excess, weight, tol) or self._reach_exchange(over, under, excess, weight, tol)):
                 return False
         return False
@@ -525,11 +535,11 @@ class Packing:
     def _reach_move(self, over, under, excess, weight, tol) -> bool:
         """One free unit from an over-target state to an under-target one: the heaviest that fits
         both gaps."""
-        for s in over[np.argsort(-excess[over], kind="stable")]:
+        for s in over:
             free = np.flatnonzero((self.counts[:, s] - self.pinned[:, s] > 0) & (weight <= excess[s] + tol))
             if not len(free):
                 continue
-            for s2 in under[np.argsort(excess[under], kind="stable")]:
+            for s2 in under:
                 fit = free[weight[free] <= -excess[s2] + tol]
                 fit = fit[self._fits(fit, int(s2))] if len(fit) else fit
                 if len(fit):
@@ -543,15 +553,17 @@ class Packing:
         what a single move cannot do when s2 is full or no unit is light enough. Searched by kind of
         unit (burden and persons), the few, not by type, the many."""
         types = self.types
-        for s in over[np.argsort(-excess[over], kind="stable")]:
-            from_s = np.flatnonzero(self.counts[:, s] - self.pinned[:, s] > 0)
-            for s2 in under[np.argsort(excess[under], kind="stable")]:
-                from_s2 = np.flatnonzero(self.counts[:, s2] - self.pinned[:, s2] > 0)
+        free, kinds = {}, {}
+        for s in np.concatenate([over, under]):
+            free[s] = np.flatnonzero(self.counts[:, s] - self.pinned[:, s] > 0)
+            kinds[s] = np.unique(np.stack([weight[free[s]], types.persons[free[s]]], axis=1), axis=0)
+        for s in over:
+            from_s, kinds_t = free[s], kinds[s]
+            for s2 in under:
+                from_s2, kinds_u = free[s2], kinds[s2]
                 if not len(from_s) or not len(from_s2):
                     continue
                 most = min(excess[s], -excess[s2]) + tol
-                kinds_t, first_t = np.unique(np.stack([weight[from_s], types.persons[from_s]], axis=1), axis=0, return_index=True)
-                kinds_u, first_u = np.unique(np.stack([weight[from_s2], types.persons[from_s2]], axis=1), axis=0, return_index=True)
                 shift = kinds_t[:, 0][:, None] - kinds_u[:, 0][None, :]
                 pairs = np.argwhere((shift > tol) & (shift <= most))
                 # the largest shift first: fewest steps
@@ -571,12 +583,13 @@ class Packing:
         return False
 
 
-def reach_burdens(types: CaseTypes, counts: np.ndarray, honoured: np.ndarray, capacity: np.ndarray, need_capacity: dict[str, np.ndarray], goal: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+def reach_burdens(types: CaseTypes, counts: np.ndarray, honoured: np.ndarray, capacity: np.ndarray, need_capacity: dict[str, np.ndarray], goal: np.ndarray, deadline: float | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
     """The plan `counts` (with its honoured links kept) moved toward the burdens `goal` per state
-    (`Packing.reach`): (counts, honoured, whether every state meets its goal)."""
+    (`Packing.reach`, until `deadline`, a `time.perf_counter` value): (counts, honoured, whether
+    every state meets its goal)."""
     packing = Packing(types, capacity, need_capacity, goal)
     packing.load(counts, honoured)
-    reached = packing.reach()
+    reached = packing.reach(deadline=deadline)
     return packing.counts, honour_given(types, packing.counts, packing.honoured), reached
 
 
