@@ -283,8 +283,22 @@ class PlacementModel:
     def add_squares(self) -> None:
         """q columns, one per state, for the squared relative deviation (B_s - T_s)^2 / scale_s;
         bounded from below by the cuts `cut_squares` adds where a solution needs them."""
-        self.q0 = self._add_columns(np.full(self.problem.n_states, np.inf), integer=False)
-        self.q_cols = self.q0 + np.arange(self.problem.n_states)
+        n_states = self.problem.n_states
+        self.q0 = self._add_columns(np.full(n_states, np.inf), integer=False)
+        self.q_cols = self.q0 + np.arange(n_states)
+        # Each state's burden as a column of its own, b_s = sum_t w_t x_ts: the cuts then name two
+        # columns each instead of every unit column of the state (4.7 million entries fewer for
+        # 5,000 cases of distinct weights).
+        self.b_cols = self._add_columns(np.full(n_states, np.inf), integer=False) + np.arange(n_states)
+        weight = self.problem.types.burden[self.xt].astype(float)
+        every = np.arange(n_states)
+        self._add_rows(
+            np.zeros(n_states),
+            np.zeros(n_states),
+            np.concatenate([every, self.xs]),
+            np.concatenate([self.b_cols, np.arange(len(self.xt))]),
+            np.concatenate([np.ones(n_states), -weight]),
+        )
 
     def cut_squares(self, states: np.ndarray, at: np.ndarray, unit: float | None) -> None:
         """Cuts q_s >= f_s(at_s) + slope (B_s - at_s) for each state in `states`, where f_s is the
@@ -298,18 +312,15 @@ class PlacementModel:
             slopes = [2 * (at - target) / scale]
         else:
             slopes = [((at + step - target) ** 2 / scale - value) / step for step in (unit, -unit)]
-        weight = problem.types.burden[self.xt].astype(float)
         for slope in slopes:
-            # q_s - slope * sum_t w_t x_ts >= value - slope * at
-            rank = np.full(problem.n_states, -1)
-            rank[states] = np.arange(len(states))
-            pick = rank[self.xs] >= 0
+            # q_s - slope * b_s >= value - slope * at
+            n = len(states)
             self._add_rows(
                 value - slope * at,
-                np.full(len(states), np.inf),
-                np.concatenate([np.arange(len(states)), rank[self.xs[pick]]]),
-                np.concatenate([self.q_cols[states], np.arange(len(self.xt))[pick]]),
-                np.concatenate([np.ones(len(states)), -slope[rank[self.xs[pick]]] * weight[pick]]),
+                np.full(n, np.inf),
+                np.concatenate([np.arange(n), np.arange(n)]),
+                np.concatenate([self.q_cols[states], self.b_cols[states]]),
+                np.concatenate([np.ones(n), -slope]),
             )
 
     def burden(self) -> np.ndarray:
@@ -343,6 +354,7 @@ class PlacementModel:
             values[self.y0 : self.y0 + len(self.yl)] = y[self.yl, self.ys]
         if self.q0 is not None:
             values[self.q_cols] = problem.squares(burden)
+            values[self.b_cols] = burden
         return values
 
     def run(self, time_left: float | None, name: str) -> Stage:
