@@ -156,9 +156,10 @@ def check_cases_against_states(cases: pd.DataFrame, states: pd.DataFrame) -> Non
                 row=int(unknown.index[0]),
                 column="origin",
             )
-    both = (cases["links"] != "") & (cases["excluded"] != "")
-    for row in cases.index[both.to_numpy()]:
-        common = sorted(set(cases.at[row, "links"].split(";")) & set(cases.at[row, "excluded"].split(";")))
+    both = ((cases["links"] != "") & (cases["excluded"] != "")).to_numpy()
+    # plain strings, not cases.at[...] per row: pandas deep-copies the frame's attrs on each access
+    for row, links, excluded in zip(cases.index[both], cases["links"].to_numpy()[both], cases["excluded"].to_numpy()[both]):
+        common = sorted(set(links.split(";")) & set(excluded.split(";")))
         if common:
             raise InputError(
                 f"state {show(common[0])} is both a family link and excluded for this case",

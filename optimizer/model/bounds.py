@@ -32,6 +32,8 @@ from .types import quota_types
 # Points per state at which the relaxation's squares are cut up front (`square_cut_points`); more are
 # added where a solution needs them, for at most RELAXED_ROUNDS solves.
 RELAXED_CUTS = 200
+# Seconds a relaxed solve may take when the time limit is already used up.
+RELAXED_SECONDS = 1.0
 RELAXED_ROUNDS = 20
 
 
@@ -140,6 +142,8 @@ class Relaxation:
         its optimum by at most its gap), or None when it was not solved. `deviation`: the total
         deviation fixed before the squares stage (where its cuts are needed)."""
         model = self.model
+        # the relaxation is small (one type): it may take a moment even when the time is up
+        time_left = None if time_left is None else max(time_left, RELAXED_SECONDS)
         if stage == "total_deviation":
             model.objective(model.d_cols, np.ones(self.problem.n_states))
         elif stage == "max_relative_deviation":

@@ -30,6 +30,11 @@ from .types import CaseTypes, build_types, quota_types
 from .warmstart import warm_start
 
 
+# The part of the time limit left after building the problem that the warm start's improvement
+# rounds may take.
+WARM_START_SHARE = 0.25
+
+
 @dataclass(frozen=True)
 class Solution:
     """The solved model: units of each type per state, honoured link-class units per state, the
@@ -83,13 +88,14 @@ def solve(
         targets = state_targets(states, shares, total_burden, per_person=per_person, count_hosted=settings.count_hosted, hosted_column=settings.hosted_column)
     problem = make_problem(states, targets.fair, types, cell_targets(types, targets.fair, list(states.index)))
     t1 = time.perf_counter()
+    end = deadline if deadline is not None else None if settings.time_limit is None else t0 + settings.time_limit
+    # the warm start's improvement rounds may take a part of the time left, the stages need the rest
+    improve_until = None if end is None else t1 + WARM_START_SHARE * max(end - t1, 0.0)
     if problem.cells is not None:
         start_x, start_y = cell_warm_start(types, problem.capacity, problem.need_capacity, problem.cells.target, problem.target)
     else:
-        start_x, start_y = warm_start(types, problem.capacity, problem.need_capacity, problem.target)
+        start_x, start_y = warm_start(types, problem.capacity, problem.need_capacity, problem.target, improve_until)
     t2 = time.perf_counter()
-
-    end = deadline if deadline is not None else None if settings.time_limit is None else t0 + settings.time_limit
 
     def time_left() -> float | None:
         return None if end is None else end - time.perf_counter()

@@ -236,6 +236,10 @@ def _run(model: PlacementModel, name: str, x: np.ndarray, y: np.ndarray | None, 
         row = model.floor(bound - tolerance(bound))
         if floors is not None:
             floors.append(row)
+    left = time_left()
+    if left is not None and left <= 0 and model.satisfied(values):
+        model.values = values  # no time left for the solver: the plan in hand stands, unproven
+        return Stage(name, value, Status.FEASIBLE, None if bound is None else _gap(value, bound), time.perf_counter() - started, "none")
     model.start(x, y)
     try:
         stage = model.run(time_left(), name)
@@ -351,6 +355,9 @@ def _fairest(model: PlacementModel, honoured: np.ndarray, time_left, deviation: 
         model.floor(floor - tolerance(floor))
     stage = None
     for _ in range(MAX_CUT_ROUNDS):
+        left = time_left()
+        if left is not None and left <= 0:
+            break  # no time left: the plan in hand stands
         model.start(model.x(), y())
         try:
             stage = model.run(time_left(), name)

@@ -184,11 +184,13 @@ class Packing:
 
     # -- improvement ---------------------------------------------------------------------------
 
-    def single_moves(self) -> bool:
+    def single_moves(self, deadline: float | None = None) -> bool:
         """Move single free units between states while that lowers the deviation: per type, the
-        best (source, destination) pair at a time, all pairs weighed at once."""
+        best (source, destination) pair at a time, all pairs weighed at once (until `deadline`)."""
         improved = False
         for t in range(self.types.n_types):
+            if deadline is not None and t % 256 == 0 and time.perf_counter() > deadline:
+                return False
             allowed = self.allowed[t]
             if len(allowed) < 2:
                 continue
@@ -209,7 +211,7 @@ class Packing:
                 improved = True
         return improved
 
-    def swaps(self, budget: int = 2000) -> bool:
+    def swaps(self, budget: int = 2000, deadline: float | None = None) -> bool:
         """Exchange a unit of type a in s with one of type b in s2 (different burden): what single
         moves cannot do when capacities are full and burden differs from persons."""
         types = self.types
@@ -228,6 +230,8 @@ class Packing:
                 t = classes[key_a][0]
                 while budget > 0:
                     budget -= 1
+                    if deadline is not None and time.perf_counter() > deadline:
+                        return False
                     a_at = (self.counts[classes[key_a]] - self.pinned[classes[key_a]]).sum(axis=0) > 0
                     b_at = (self.counts[classes[key_b]] - self.pinned[classes[key_b]]).sum(axis=0) > 0
                     if not a_at.any() or not b_at.any():
@@ -663,8 +667,10 @@ def links_exchanged(types: CaseTypes, counts: np.ndarray, honoured: np.ndarray, 
     return packing.counts, honour_given(types, packing.counts, packing.honoured)
 
 
-def warm_start(types: CaseTypes, capacity: np.ndarray, need_capacity: dict[str, np.ndarray], target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(units per base type and state, honoured link-class units per state) of a good plan."""
+def warm_start(types: CaseTypes, capacity: np.ndarray, need_capacity: dict[str, np.ndarray], target: np.ndarray, deadline: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(units per base type and state, honoured link-class units per state) of a good plan. The
+    improvement rounds stop at `deadline` (a `time.perf_counter` value; the plan is complete
+    before them)."""
     packing = Packing(types, capacity, need_capacity, target)
     restricted = (types.limit == 0).any(axis=1)
     needy = np.zeros(types.n_types, dtype=bool)
@@ -677,7 +683,7 @@ def warm_start(types: CaseTypes, capacity: np.ndarray, need_capacity: dict[str, 
         packing.place(int(t))
     packing.place_leftovers()
     for _ in range(10):
-        if not (packing.single_moves() | packing.swaps()):
+        if not (packing.single_moves(deadline) | packing.swaps(deadline=deadline)):
             break
     packing.exchange_for_links()
     return packing.counts, honour_given(types, packing.counts, packing.honoured)
