@@ -84,6 +84,9 @@ TARGETS: dict[str, tuple[str, str]] = {
     # and the origin added to each case's excluded states (never relocated to where it is)
     "cell_stage": ("optimizer.model.matrix", "PlacementModel._add_cell_rows"),
     "origin_excluded": ("optimizer.model.types", "_origins"),
+    # the one-type relaxation's bounds (issue 13), and moving a plan toward given burdens
+    "one_type_bounds": ("optimizer.model.placement", "Relaxation.make"),
+    "reach": ("optimizer.model.warmstart", "Packing.reach"),
 }
 
 
@@ -346,6 +349,18 @@ MUTATIONS: dict[str, Mutation] = {
         "origin_excluded",
         _origin_not_excluded,
         ("test_origins_plan.py::test_a_case_never_goes_to_the_state_it_is_in", "test_origins_plan.py::test_cell_targets_by_hand_and_the_plan_meets_them"),
+    ),
+    "one_type_bounds": Mutation(
+        "no bounds from the one-type relaxation",
+        "one_type_bounds",
+        returns(lambda *args, **kwargs: None),
+        ("test_bounds.py::test_demo_stages_proven_by_the_relaxation", "test_bounds.py::test_bound_proves_what_the_solver_could_not"),
+    ),
+    "reach": Mutation(
+        "a plan never moved toward given burdens",
+        "reach",
+        returns(lambda self, *args, **kwargs: False),
+        ("test_bounds.py::test_reach_moves_a_plan_to_the_burdens_of_another",),
     ),
 }
 

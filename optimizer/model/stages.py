@@ -208,7 +208,10 @@ def _first_stage(model: PlacementModel, settings: Settings, start_x: np.ndarray,
 def _gap(value: float, bound: float) -> float:
     """The gap between a plan's objective and a lower bound, relative to the objective where it is
     at least 1 (absolute below: squares of relative deviations are often far below 1)."""
-    return max(value - bound, 0.0) / max(abs(value), 1.0)
+    apart = value - bound
+    if apart <= 1e-12 * max(abs(value), 1.0):
+        return 0.0  # the same number, up to rounding in its last digits
+    return apart / max(abs(value), 1.0)
 
 
 def _meets(value: float, bound: float, gap: float, noise: float = 0.0) -> bool:

@@ -1,0 +1,130 @@
+"""Proofs by bounds (`optimizer.model.bounds`), the start moved toward the relaxation's optimum,
+and the time limit kept with the plan in hand.
+
+That a bound is never above the placement's optimum is tested where every plan is: test_fuzz's
+brute force over small instances calls a plan optimal only when no plan beats it, and the bounds
+take part in every one of those solves."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmarks.hard import instance
+from optimizer.model import Settings, plan
+from optimizer.model.bounds import Relaxation, burden_range
+from optimizer.model.problem import make_problem
+from optimizer.model.types import build_types
+from optimizer.model.warmstart import reach_burdens, warm_start
+from optimizer.keys import PRESETS, compute_key
+from optimizer.schema import load_cases, load_states
+from conftest import INPUTS, relocate, switched_off
+
+DEMO = INPUTS / "scenarios" / "pact-2024-families.toml"
+
+
+def test_demo_stages_proven_by_the_relaxation(tmp_path, capsys):
+    """The shipped demo: the total deviation and the squares are proven by the one-type
+    relaxation's bound (the plan in hand meets it), the links by the solver; exact optima."""
+    code, _, err = relocate("solve", DEMO, "--out", tmp_path / "demo", "--report", "md", capsys=capsys)
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    stages = {stage["name"]: stage for stage in metrics["stages"]}
+    assert [stage["proof"] for stage in metrics["stages"]] == ["count", "bound", "solver", "bound"]
+    assert stages["total_deviation"]["objective"] == pytest.approx(8.045968186856951, abs=1e-9)
+    assert stages["squared_relative_deviation"]["objective"] == pytest.approx(0.06680319380520176, abs=1e-12)
+    assert all(stage["status"] == "optimal" for stage in metrics["stages"])
+    assert "total\\_deviation: 8.0460 (optimal; proof: met the one-type relaxation's bound)" in (tmp_path / "demo" / "report.md").read_text()
+
+
+def _hard(family: str, n_cases: int, folder):
+    """A generated instance of `benchmarks.hard` written out and read back as the command does."""
+    states, cases, options = instance(family, n_cases, 1)
+    states.reset_index().to_csv(folder / "states.csv", index=False)
+    cases.to_csv(folder / "cases.csv", index=False)
+    states = load_states(folder / "states.csv")
+    return states, compute_key(states, PRESETS["pact-2024"]).shares, load_cases(folder / "cases.csv"), options
+
+
+def test_bound_proves_what_the_solver_could_not(tmp_path):
+    """Every case excludes three random states (200 cases, 32 states of inputs/eu_efta_2014.csv):
+    before the bounds the squares stage ended `feasible` (gap 1.4e-5) at a 10 s limit; the
+    relaxation's bound proves it at once (the limit here only keeps a mutant short)."""
+    states, shares, cases, _ = _hard("exclusions-3", 200, tmp_path)
+    result = plan(states, shares, Settings(time_limit=30), cases=cases)
+    proofs = {stage.name: stage.proof for stage in result.stages}
+    assert proofs["squared_relative_deviation"] == "bound" and proofs["total_deviation"] == "bound"
+    assert result.status == "optimal"
+
+
+def test_burden_range_by_hand():
+    """Two states, capacity 3 persons in the first. A case's `weight` is its burden: a family
+    of 2 weighing 2 (1 per person), of 3 weighing 1 (1/3 per person), a single weighing 1, who may
+    not go to AA. AA takes at most the heaviest per person within its 3 places (the family of 2,
+    then a third of the family of 3); BB at most every unit; BB at least the single."""
+    states = pd.DataFrame({"population": [1, 1], "gdp_meur": [1.0, 1.0], "capacity": [3, np.nan]}, index=["AA", "BB"])
+    cases = pd.DataFrame(
+        {"case_id": ["a", "b", "c"], "size": [2, 3, 1], "needs": ["", "", ""], "links": ["", "", ""], "excluded": ["", "", "AA"], "group": ["", "", ""], "weight": [2.0, 1.0, 1.0]},
+        index=pd.RangeIndex(2, 5),
+    )
+    types = build_types(cases, ["AA", "BB"], Settings())
+    problem = make_problem(states, np.array([4.0, 4.0]), types)
+    low, high = burden_range(problem)
+    assert high == pytest.approx([2.0 + 1 / 3, 4.0])
+    assert low.tolist() == [0.0, 1.0]  # the case excluded from AA can only go to BB
+
+
+def test_relaxation_deviation_bound_by_hand():
+    """Targets 1.5 and 1.5 for three one-person cases: whole burdens, so the least total
+    deviation is 1 (one state 1, the other 2); the relaxation's bound says so."""
+    states = pd.DataFrame({"population": [1, 1], "gdp_meur": [1.0, 1.0]}, index=["AA", "BB"])
+    cases = pd.DataFrame(
+        {"case_id": ["a", "b", "c"], "size": [1, 1, 1], "needs": [""] * 3, "links": [""] * 3, "excluded": [""] * 3, "group": [""] * 3, "weight": [np.nan] * 3},
+        index=pd.RangeIndex(2, 5),
+    )
+    types = build_types(cases, ["AA", "BB"], Settings())
+    relaxation = Relaxation(make_problem(states, np.array([1.5, 1.5]), types), Settings())
+    assert relaxation.least("total_deviation", None) == pytest.approx(1.0)
+    relaxation.fix("total_deviation", 1.0)
+    # (1 - 1.5)^2 / 1.5 + (2 - 1.5)^2 / 1.5
+    assert relaxation.least("squared_relative_deviation", None, 1.0) == pytest.approx(1 / 3, abs=1e-6)
+
+
+def test_reach_moves_a_plan_to_the_burdens_of_another(tmp_path):
+    """The 5-need family (2,000 cases, 32 states): the greedy start (built toward the fair
+    targets, which meets the solved burdens already) moved toward other burdens reaches them
+    exactly, within every capacity."""
+    states, shares, cases, _ = _hard("needs-5", 2000, tmp_path)
+    result = plan(states, shares, Settings(), cases=cases)
+    # the solved burdens with 5 units more in the state with the most room left, taken from the
+    # largest state
+    goal = result.states["burden"].to_numpy(dtype=float).copy()
+    room = (result.states["capacity"] - result.states["allocated"]).to_numpy(dtype=float)
+    goal[int(np.argmax(room))] += 5
+    goal[int(np.argmax(goal))] -= 5
+    codes = list(states.index)
+    types = build_types(cases, codes, Settings())
+    problem = make_problem(states, result.states["target"].to_numpy(dtype=float), types)
+    start, honoured = warm_start(types, problem.capacity, problem.need_capacity, problem.target)
+    assert not np.allclose(problem.burden(start), goal)  # something to do
+    counts, _, reached = reach_burdens(types, start, honoured, problem.capacity, problem.need_capacity, goal)
+    assert reached and np.allclose(problem.burden(counts), goal)
+    assert ((counts * types.persons[:, None]).sum(axis=0) <= problem.capacity + 1e-9).all()
+    assert (counts.sum(axis=1) == types.count).all()
+    assert (counts <= types.limit).all()
+
+
+def test_out_of_time_the_plan_in_hand_stands(tmp_path, capsys):
+    """A limit already used up by reading the inputs: no solver call, the warm start's plan with
+    the relaxation's gap, status `feasible`, every file written (not an error)."""
+    _, _, cases, _ = _hard("exclusions-3", 5000, tmp_path)
+    code, _, err = relocate("solve", "--states", tmp_path / "states.csv", "--cases", tmp_path / "cases.csv", "-f", "pact-2024", "--time-limit", "0.001", "--report", "none", "--out", tmp_path / "out", capsys=capsys)
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["counts"]["placed_persons"] == int(cases["size"].sum())
+    assert metrics["stages"][-1]["name"] == "squared_relative_deviation"
+    assert {stage["proof"] for stage in metrics["stages"]} <= {"count", "bound", "none"}
+    assert (tmp_path / "out" / "plan_cases.csv").exists()
