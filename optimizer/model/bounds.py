@@ -11,8 +11,8 @@ first), and on instances with many families it is usually tight: a plan in hand 
 proven optimal without branch and bound, and otherwise the bound is added to the placement as a
 valid row (objective >= bound), so that the solver stops as soon as it finds a plan meeting it.
 
-Not built when the burdens have no common unit, or when not everyone can be placed (the total
-burden placed is then not known in advance).
+Not built when the burdens have no common unit (`make`). When not everyone can be placed, the
+relaxation's total burden becomes the range the persons placed can weigh (`placed`).
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ class Relaxation:
 
     @staticmethod
     def make(problem: Problem, settings: Settings, reference: bool = False) -> "Relaxation | None":
-        """The relaxation, or None where the burdens have no common unit or it has no plan."""
+        """The relaxation, or None where the burdens have no common unit."""
         if problem.unit is None:
             return None
         return Relaxation(problem, settings, reference)
