@@ -86,7 +86,7 @@ TARGETS: dict[str, tuple[str, str]] = {
     "origin_excluded": ("optimizer.model.types", "_origins"),
     # the one-type relaxation's bounds (issue 13), and moving a plan toward given burdens
     "one_type_bounds": ("optimizer.model.placement", "Relaxation.make"),
-    "reach": ("optimizer.model.warmstart", "Packing.reach"),
+    "reach": ("optimizer.model.reach", "Reaching.reach"),
 }
 
 

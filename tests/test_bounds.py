@@ -18,7 +18,8 @@ from optimizer.model import Settings, plan
 from optimizer.model.bounds import Relaxation, burden_range
 from optimizer.model.problem import make_problem
 from optimizer.model.types import build_types
-from optimizer.model.warmstart import reach_burdens, warm_start
+from optimizer.model.reach import reach_burdens
+from optimizer.model.warmstart import warm_start
 from optimizer.keys import PRESETS, compute_key
 from optimizer.schema import load_cases, load_states
 from conftest import INPUTS, relocate, switched_off

@@ -135,13 +135,12 @@ def plan(
     deadline: float | None = None,
 ) -> Plan:
     """Create, solve, assign and tally: the whole step from targets to a plan. `reference`,
-    `destinations` (pledged relocations as the destinations' targets): see `solve`. When the
-    cases have an `origin` column, the plan also holds each origin x destination cell to its
-    biproportional target (`origins`) and `Plan.origins` is its table.
+    `destinations` (pledged relocations as the destinations' targets), `deadline`: see `solve`.
+    With an `origin` column in the cases, the plan also holds each origin x destination cell to
+    its biproportional target (`origins`) and `Plan.origins` is its table.
 
-    The model sees the states in code order, whatever their order in the input: the solver's
-    choice among equally good plans then cannot depend on the order of the rows. The per-state
-    table comes back in input order."""
+    The model sees the states in code order, whatever their order in the input (so the choice among
+    equally good plans cannot depend on the order of the rows); the table comes back in input order."""
     if (cases is None) == (total is None):
         raise InputError("give either a case list or a total, not both or neither")
     in_code_order = sorted(states.index, key=str)

@@ -26,7 +26,8 @@ from .bounds import Relaxation
 from .matrix import PlacementModel, tolerance
 from .problem import Problem, square_cut_points, squares_noise
 from .origins import cell_warm_start
-from .warmstart import honour_given, links_exchanged, reach_burdens
+from .reach import reach_burdens
+from .warmstart import honour_given, links_exchanged
 
 
 @dataclass(frozen=True)
@@ -103,26 +104,8 @@ def solve_stages(
     if bounds is not None:
         bounds.fix("total_deviation", deviation)
     if links:
-        # The link columns stay in the model after this stage, so that the next one keeps the links.
-        model.add_links()
-        if cells:
-            # With the cells fixed a link is honoured by trading places with a unit of the same
-            # origin and weight: the start does those trades first (the solver finds them slowly).
-            counts, honoured = links_exchanged(problem.types, counts, honoured, problem.capacity, problem.need_capacity)
-        achieved = problem.honour_value(honoured)
-        share = clock()
-        if achieved >= problem.most_honour() - 1e-9:
-            # Every link that any participating state could honour is honoured: optimal as it is.
-            stages.append(Stage("links_honoured", achieved, Status.OPTIMAL, 0.0, 0.0, "count"))
-        else:
-            model.objective(model.y_cols, model.honour, maximize=True)
-            stage = _run(model, "links_honoured", counts[model.xt, model.xs], honoured, share, None, gap)
-            if stage.status != Status.OPTIMAL and stage.gap is None:  # the gap to every link honoured
-                most = problem.most_honour()
-                stage = replace(stage, gap=max(most - stage.objective, 0.0) / max(most, 1.0))
-            stages.append(stage)
-            counts, honoured = model.counts(), model.honoured()
-        model.fix(model.y_cols, model.honour, stages[-1].objective, maximized=True)
+        stage, counts, honoured = _links(model, counts, honoured, clock(), gap)
+        stages.append(stage)
     if fairest:
         stage, counts, honoured = _fairest(model, honoured, clock(), deviation, bounds, gap)
         stages.append(stage)
@@ -133,6 +116,30 @@ def solve_stages(
 # and at most this part of the time limit left.
 REACH_SECONDS = 10.0
 REACH_SHARE = 0.2
+def _links(model: PlacementModel, counts: np.ndarray, honoured: np.ndarray, time_left, gap: float) -> tuple[Stage, np.ndarray, np.ndarray]:
+    """Honour as many soft family links as possible; the stage, fixed, and the plan after it. The
+    link columns stay in the model after this stage, so that the next one keeps the links."""
+    problem = model.problem
+    model.add_links()
+    if model.c_cols is not None:
+        # With the cells fixed a link is honoured by trading places with a unit of the same
+        # origin and weight: the start does those trades first (the solver finds them slowly).
+        counts, honoured = links_exchanged(problem.types, counts, honoured, problem.capacity, problem.need_capacity)
+    achieved = problem.honour_value(honoured)
+    most = problem.most_honour()
+    if achieved >= most - 1e-9:
+        # Every link that any participating state could honour is honoured: optimal as it is.
+        stage = Stage("links_honoured", achieved, Status.OPTIMAL, 0.0, 0.0, "count")
+    else:
+        model.objective(model.y_cols, model.honour, maximize=True)
+        stage = _run(model, "links_honoured", counts[model.xt, model.xs], honoured, time_left, None, gap)
+        if stage.status != Status.OPTIMAL and stage.gap is None:  # the gap to every link honoured
+            stage = replace(stage, gap=max(most - stage.objective, 0.0) / max(most, 1.0))
+        counts, honoured = model.counts(), model.honoured()
+    model.fix(model.y_cols, model.honour, stage.objective, maximized=True)
+    return stage, counts, honoured
+
+
 # Of the time left when a stage starts, the part it leaves to each stage after it (at most half in
 # all): no stage is left with nothing, and one that ends early leaves its time to the next.
 LEAVE_PER_STAGE = 0.2
