@@ -100,8 +100,9 @@ class Relaxation:
 
     @staticmethod
     def make(problem: Problem, settings: Settings, reference: bool = False) -> "Relaxation | None":
-        """The relaxation, or None where the burdens have no common unit."""
-        if problem.unit is None:
+        """The relaxation, or None where the burdens have no common unit, or where the placement is
+        itself one type (quota mode: the model is its own relaxation, solved LP first)."""
+        if problem.unit is None or problem.types.n_types == 1 and not len(problem.types.link_count):
             return None
         return Relaxation(problem, settings, reference)
 
