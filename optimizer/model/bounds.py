@@ -17,6 +17,7 @@ relaxation's total burden becomes the range the persons placed can weigh (`place
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -178,6 +179,7 @@ class Relaxation:
     def _least_squares(self, time_left: float | None, deviation: float) -> float | None:
         """The least sum of squared relative deviations, by secants at whole multiples of the unit
         (exact there), added where a solution needs them; the bound of the last solve."""
+        started = time.perf_counter()
         model, problem = self.model, self.problem
         every = np.arange(problem.n_states)
         if model.q0 is None:
@@ -188,7 +190,10 @@ class Relaxation:
         bound = None
         for _ in range(RELAXED_ROUNDS):
             try:
-                solved = model.run(time_left, "squared_relative_deviation")
+                left = None if time_left is None else time_left - (time.perf_counter() - started)
+                if left is not None and left <= 0:
+                    return bound  # the rounds share the relaxation's time: no round after it is up
+                solved = model.run(left, "squared_relative_deviation")
             except (Infeasible, InfeasibleError):
                 return bound
             if solved.status != "optimal" or solved.gap is None:

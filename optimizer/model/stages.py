@@ -115,7 +115,7 @@ def solve_stages(
 # The time moving the start toward the relaxation's optimum may take: at most this many seconds,
 # and at most this part of the time limit left.
 REACH_SECONDS = 10.0
-REACH_SHARE = 0.2
+REACH_SHARE = 0.4
 def _links(model: PlacementModel, counts: np.ndarray, honoured: np.ndarray, time_left, gap: float) -> tuple[Stage, np.ndarray, np.ndarray]:
     """Honour as many soft family links as possible; the stage, fixed, and the plan after it. The
     link columns stay in the model after this stage, so that the next one keeps the links."""
@@ -261,6 +261,12 @@ def _run(model: PlacementModel, name: str, x: np.ndarray, y: np.ndarray | None, 
     seconds = time.perf_counter() - started
     if bound is not None and _meets(stage.objective, bound, gap):
         return replace(stage, status=Status.OPTIMAL, gap=_gap(stage.objective, bound), seconds=seconds, proof="bound")
+    worse = stage.objective < value if model.maximize else stage.objective > value
+    if stage.status != Status.OPTIMAL and worse and model.satisfied(values):
+        # Out of time with a plan worse than the one it started from (HiGHS does not always keep
+        # a start): the plan in hand stands.
+        model.values = values
+        return Stage(name, value, Status.FEASIBLE, None if bound is None else _gap(value, bound), seconds, "none")
     return replace(stage, seconds=seconds)
 
 
