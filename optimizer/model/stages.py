@@ -67,10 +67,10 @@ def solve_stages(
         later -= 1
         return share
 
-    # With origins the first objective after persons placed is the total cell deviation; without,
-    # the total deviation of the states.
     if bounds is not None and not cells:
         start_x, start_y = _toward_goal(problem, bounds, start_x, start_y, minimax, time_left)
+    # With origins the first objective after persons placed is the total cell deviation; without,
+    # the total deviation of the states.
     first_stage, bounds = _first_stage(model, settings, start_x, clock(), why_infeasible, stages, bounds)
     deviation_stage = None if cells else first_stage
     if cells:
@@ -116,6 +116,8 @@ def solve_stages(
 # and at most this part of the time limit left.
 REACH_SECONDS = 10.0
 REACH_SHARE = 0.4
+
+
 def _links(model: PlacementModel, counts: np.ndarray, honoured: np.ndarray, time_left, gap: float) -> tuple[Stage, np.ndarray, np.ndarray]:
     """Honour as many soft family links as possible; the stage, fixed, and the plan after it. The
     link columns stay in the model after this stage, so that the next one keeps the links."""
