@@ -112,8 +112,8 @@ def solve_stages(
     return StagesSolved(counts, honoured, tuple(stages))
 
 
-# The time moving the start toward the relaxation's optimum may take: at most this many seconds,
-# and at most this part of the time limit left.
+# The time moving the start toward the relaxation's optimum may take under a time limit: at most
+# this many seconds, and at most this part of the time left.
 REACH_SECONDS = 10.0
 REACH_SHARE = 0.4
 
@@ -164,7 +164,9 @@ def _toward_goal(problem: Problem, bounds: Relaxation, start_x: np.ndarray, star
     if goal is None:
         return start_x, start_y
     left = time_left()
-    deadline = time.perf_counter() + (REACH_SECONDS if left is None else min(REACH_SECONDS, REACH_SHARE * max(left, 0.0)))
+    # Without a time limit no clock: the same inputs give the same plan on any machine (the moves'
+    # own budget bounds them).
+    deadline = None if left is None else time.perf_counter() + min(REACH_SECONDS, REACH_SHARE * max(left, 0.0))
     counts, honoured, _ = reach_burdens(problem.types, start_x, start_y, problem.capacity, problem.need_capacity, goal, deadline)
 
     def rank(counts: np.ndarray) -> tuple[float, ...]:
