@@ -35,10 +35,8 @@ class Reaching(Packing):
         """Whether one more unit of each type in `ts` fits state s (its type's room there, the
         persons and need capacities), with one unit of each type in `gone` (same length) leaving s."""
         types = self.types
-        elsewhere = self.pinned_total[ts] - self.pinned[ts, s] - self.pinned_excluded[ts, s]
-        room = self.limit[ts, s] - self.counts[ts, s] - np.where(self.hall[ts, s], elsewhere, 0)
         persons = types.persons[ts] - (0 if gone is None else types.persons[gone])
-        ok = (room >= 1) & (self.persons[s] + persons <= self.cap[s] + _EPS)
+        ok = (self.room(ts)[:, s] >= 1) & (self.persons[s] + persons <= self.cap[s] + _EPS)
         for n, q in self.need_of.items():
             ok &= self.need_used[n][s] + q[ts] - (0 if gone is None else q[gone]) <= self.need_cap[n][s] + _EPS
         return ok

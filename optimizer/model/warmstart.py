@@ -61,11 +61,12 @@ class Packing:
     def free(self, t: int) -> np.ndarray:
         return self.counts[t] - self.pinned[t]
 
-    def room(self, t: int) -> np.ndarray:
+    def room(self, t: int | np.ndarray) -> np.ndarray:
         """More units of type t each state may take by the type's own bounds: its limit there and,
         once linked units are pinned, the model's row for pooled exclusions (the units left free
-        must still fit): counts + pinned units elsewhere that may go there <= limit."""
-        elsewhere = self.pinned_total[t] - self.pinned[t] - self.pinned_excluded[t]
+        must still fit): counts + pinned units elsewhere that may go there <= limit. For an array
+        of types, one row each."""
+        elsewhere = self.pinned_total[t, None] - self.pinned[t] - self.pinned_excluded[t]
         return self.limit[t] - self.counts[t] - np.where(self.hall[t], elsewhere, 0)
 
     def pin_room(self, t: int, excluded: int, *skip: int) -> float:
