@@ -449,7 +449,8 @@ CSV_COLUMNS = {
         st.sampled_from([0.0, -0.0, 1.5, 1 / 3, 1e20, 123456.78901234]),
     ),
     "bool": st.booleans(),
-    "text": st.one_of(CELL_TEXT, st.none()),
+    "text": st.one_of(CELL_TEXT, st.sampled_from([None, float("nan"), pd.NA])),
+    "str": st.one_of(CELL_TEXT, st.none()),
 }
 
 
@@ -461,8 +462,8 @@ def csv_frames(draw):
     for j, kind in enumerate(kinds):
         cells = draw(st.lists(CSV_COLUMNS[kind], min_size=rows, max_size=rows))
         name = draw(st.one_of(st.just(f"c{j}"), CELL_TEXT.map(lambda text, j=j: f"{text}{j}")))
-        data[name] = pd.Series(cells, dtype=object if kind == "text" else None)
-        if kind != "text" and rows:
+        data[name] = pd.Series(cells, dtype={"text": object, "str": "string"}.get(kind))
+        if kind not in ("text", "str") and rows:
             data[name] = data[name].astype({"int": "int64", "float": "float64", "bool": "bool"}[kind])
     return pd.DataFrame(data)
 

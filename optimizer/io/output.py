@@ -57,15 +57,27 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 # A cell a spreadsheet would run, found in a column joined into one string (a C-speed scan: a
 # million cells in a few hundredths of a second); the cell-by-cell check runs only on a hit.
-_RISKY_START = re.compile("(?:^|\x00)[" + re.escape("".join(_FORMULA_PREFIXES)) + "]")
+_RISKY_START = re.compile("\x00[" + re.escape("".join(_FORMULA_PREFIXES)) + "]")
 
 
 def _risky(values: list) -> list[int]:
     """The positions of the text cells that `neutralise` would change (usually none)."""
     texts = [value for value in values if isinstance(value, str)]
-    if not texts or not _RISKY_START.search("\x00".join(texts)):
+    if not texts or not _any_risky(texts):
         return []
     return [i for i, value in enumerate(values) if isinstance(value, str) and value[:1] in _PREFIX_CHARS]
+
+
+def _risky_texts(texts: list[str]) -> list[int]:
+    """`_risky` for a list of text only."""
+    if not texts or not _any_risky(texts):
+        return []
+    return [i for i, text in enumerate(texts) if text[:1] in _PREFIX_CHARS]
+
+
+def _any_risky(texts: list[str]) -> bool:
+    # a literal first character: the regex engine jumps from one "\x00" to the next
+    return _RISKY_START.search("\x00" + "\x00".join(texts)) is not None
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -98,33 +110,31 @@ def csv_text(frame: pd.DataFrame) -> str | None:
 def _csv_column(series: pd.Series) -> list[str] | None:
     kind = series.dtype.kind if isinstance(series.dtype, np.dtype) else None  # not nullable kinds
     if kind in ("i", "u"):
-        return [str(value) for value in series.tolist()]
+        # once per distinct value: columns of sizes and weights hold a few
+        codes, distinct = pd.factorize(series.to_numpy())
+        return np.array([str(value) for value in distinct.tolist()], dtype=object)[codes].tolist()
     if kind == "b":
         return ["True" if value else "False" for value in series.tolist()]
     if kind == "f":
         values = series.to_numpy(dtype=np.float64)
         # distinct by bit pattern: 0.0 and -0.0 are written differently ("0", "-0")
         codes, distinct = pd.factorize(values.view(np.int64))
-        names = np.array(["%.10g" % value for value in distinct.view(np.float64)], dtype=object)[codes]
+        names = np.array(["%.10g" % value for value in distinct.view(np.float64).tolist()], dtype=object)[codes]
         names[np.isnan(values)] = ""
         return names.tolist()
     if series.dtype != object and not pd.api.types.is_string_dtype(series.dtype):
         return None
-    values = series.to_numpy(dtype=object).tolist()
-    cells = [value if value.__class__ is str else None for value in values]
-    if None in cells:
-        for i, cell in enumerate(cells):
-            if cell is None:
-                if not _missing(values[i]):
-                    return None  # numbers or other objects in a text column: pandas' own rules
-                cells[i] = ""
-    for i in _risky(cells):
+    if pd.api.types.infer_dtype(series, skipna=True) not in ("string", "empty"):
+        return None  # numbers or other objects in a text column: pandas' own rules
+    cells = series.to_numpy(dtype=object)
+    missing = series.isna().to_numpy()
+    if missing.any():
+        cells = cells.copy()
+        cells[missing] = ""
+    cells = cells.tolist()
+    for i in _risky_texts(cells):
         cells[i] = "'" + cells[i]
     return cells
-
-
-def _missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def _quoted_characters() -> str:
