@@ -12,14 +12,37 @@ write lock), `batches` (solving a batch against the stock; look-ahead), `status`
 (where the programme stands), `corrective` (Dublin IV), `commands` (the CLI).
 """
 
-from .batches import BatchResult, commit_batch, sample_future, solve_batch, with_stock
-from .corrective import CorrectiveResult, load_registrations, run_corrective, simulate
-from .export import export_ledger
-from .status import LedgerStatus, ledger_status
-from .storage import BatchRecord, Ledger, LedgerError, StaleLedger, open_ledger
+# Where each name lives. Loaded on first use (PEP 562): the package holds the `relocate ledger`
+# commands, and `relocate solve` should not pay a third of a second for SQLAlchemy it never uses.
+_EXPORTS = {
+    "batches": ("BatchResult", "commit_batch", "sample_future", "solve_batch", "with_stock"),
+    "corrective": ("CorrectiveResult", "load_registrations", "run_corrective", "simulate"),
+    "export": ("export_ledger",),
+    "status": ("LedgerStatus", "ledger_status"),
+    "storage": ("BatchRecord", "Ledger", "LedgerError", "StaleLedger", "open_ledger"),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 
-__all__ = [
-    "BatchRecord", "BatchResult", "CorrectiveResult", "Ledger", "LedgerError", "LedgerStatus", "StaleLedger",
-    "commit_batch", "export_ledger", "ledger_status", "load_registrations", "open_ledger", "run_corrective",
-    "sample_future", "simulate", "solve_batch", "with_stock",
-]
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_module(_HOME[name]), name)
+    globals()[name] = value
+    return value
+
+
+def _module(name: str):
+    if name == "batches":
+        from . import batches as module
+    elif name == "corrective":
+        from . import corrective as module
+    elif name == "export":
+        from . import export as module
+    elif name == "status":
+        from . import status as module
+    else:
+        from . import storage as module
+    return module
