@@ -333,22 +333,30 @@ def solve(
         return
     if commit or replace or lookahead or year_total is not None:
         raise InputError("--commit, --replace, --lookahead and --year-total need --ledger and --batch")
-    if out is None:
-        if scenario is None:
-            raise InputError("--out DIR is required without a scenario file: the folder to write the plan into")
-        out = Path("outputs") / scenario.stem
-    from .report import parse_formats, staged_output, write_plan_files, write_reports
+    out = _out_folder(out, scenario, "plan")
+    from .report import charts_drawn_meanwhile, parse_formats, staged_output, write_plan_files, write_reports
 
     parse_formats(report)  # a typo fails now, not after the solve
     _check_out(out, force, _input_paths(scenario, settings, base_dir))
-    # A scenario with a [pool]: its solidarity account goes into the reports (before solving, so a bad pool fails first).
-    pool = solidarity_account(settings, base_dir, scenario=scenario) if settings.pool is not None else None
-    result = run(settings, base_dir, name=(settings.title or (scenario.stem if scenario else "plan")), destinations=_pledged(pool))
-    with staged_output(out, force=force) as folder:
-        write_plan_files(result, folder)
-        write_reports([result], folder, formats=report, solidarity=pool)
+    with charts_drawn_meanwhile(report) as charts_worker:
+        # A scenario with a [pool]: its solidarity account goes into the reports (before solving, so a bad pool fails first).
+        pool = solidarity_account(settings, base_dir, scenario=scenario) if settings.pool is not None else None
+        result = run(settings, base_dir, name=(settings.title or (scenario.stem if scenario else "plan")), destinations=_pledged(pool))
+        if charts_worker is not None:
+            charts_worker.submit([result])
+        with staged_output(out, force=force) as folder:
+            write_plan_files(result, folder)
+            write_reports([result], folder, formats=report, solidarity=pool, drawn_by=charts_worker)
     _summarise(result, out)
     _warn([result.reading], {result.inputs.get("states"): "plan_states.csv", result.inputs.get("cases"): "plan_cases.csv"})
+
+
+def _out_folder(out: Path | None, scenario: Path | None, what: str) -> Path:
+    if out is not None:
+        return out
+    if scenario is None:
+        raise InputError(f"--out DIR is required without a scenario file: the folder to write the {what} into")
+    return Path("outputs") / scenario.stem
 
 
 def _pledged(pool):
@@ -429,7 +437,7 @@ def compare_command(
 ) -> None:
     """Compare formula variants side by side: allocations, fairness metrics, weight sensitivity, reports."""
     from .compare import compare as run_comparison, variants_from_formulas
-    from .report import parse_formats, staged_output, write_comparison_files, write_reports
+    from .report import charts_drawn_meanwhile, parse_formats, staged_output, write_comparison_files, write_reports
 
     sensitivity = choice(Sensitivity, sensitivity, "--sensitivity")
     parse_formats(report)  # a typo fails now, not after the runs
@@ -450,15 +458,15 @@ def compare_command(
         variants = variants_from_formulas(formula)
     if not variants:
         raise InputError("nothing to compare: give --formula NAME (repeat it) or a scenario with [[variants]] tables")
-    if out is None:
-        if scenario is None:
-            raise InputError("--out DIR is required without a scenario file: the folder to write the comparison into")
-        out = Path("outputs") / scenario.stem
+    out = _out_folder(out, scenario, "comparison")
     _check_out(out, force, _input_paths(scenario, base, base_dir, variants))
-    comparison = _with_progress(run_comparison, base, variants, base_dir, sensitivity)
-    with staged_output(out, force=force) as folder:
-        write_comparison_files(comparison, folder)
-        write_reports(comparison.results, folder, report, comparison, title=base.title)
+    with charts_drawn_meanwhile(report) as charts_worker:
+        comparison = _with_progress(run_comparison, base, variants, base_dir, sensitivity)
+        if charts_worker is not None:
+            charts_worker.submit(comparison.results, comparison)
+        with staged_output(out, force=force) as folder:
+            write_comparison_files(comparison, folder)
+            write_reports(comparison.results, folder, report, comparison, title=base.title, drawn_by=charts_worker)
 
     # The terminal gets what a terminal can show; every variant is in the files.
     shown = comparison.names[:TERMINAL_VARIANTS]

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -18,7 +19,10 @@ from optimizer import metrics as m
 from optimizer.compare import compare, variants_from_formulas
 from optimizer.errors import InputError
 from optimizer.pipeline import run
-from optimizer.report import explanation_table, parse_formats, staged_output, write_comparison_files, write_plan_files, write_reports
+from optimizer.report import document as document_module
+from optimizer.report.chartworker import decode_request, encode_request
+from optimizer.report.document import chart_variants
+from optimizer.report import charts_drawn_meanwhile, explanation_table, parse_formats, staged_output, write_comparison_files, write_plan_files, write_reports
 from optimizer.schema import ScenarioSettings
 from conftest import DATA, INPUTS, ROOT, relocate, scenario_settings
 
@@ -226,6 +230,46 @@ def test_family_plan_reports(families, tmp_path):
     states = pd.read_csv(tmp_path / "plan_states.csv")
     assert {"ratio", "per_1000", "per_bn_gdp", "capacity_use", "deviation_pct", "key_target", "target", "target_note"} <= set(states.columns)
     assert states.set_index("code").at["IT", "capacity_use"] == 1.0
+
+
+def test_charts_drawn_by_the_worker_are_the_charts_drawn_here(tmp_path, monkeypatch):
+    """The chart worker draws a comparison's charts in a second process: the same bytes, every
+    report; a worker that is gone leaves the drawing to the command."""
+    comparison = compare(ScenarioSettings(states=str(INPUTS / "eu_plus_2023.csv"), total=30000), variants_from_formulas(["german-1994", "pact-2024"]))
+    here, there, gone = tmp_path / "here", tmp_path / "there", tmp_path / "gone"
+    write_reports(comparison.results, here, None, comparison, run=RUN)
+    with charts_drawn_meanwhile(None) as worker:
+        worker.submit(comparison.results, comparison)
+        drawn = worker.charts()
+        assert drawn is not None and all(chart.figure is None for chart in drawn)
+        assert [sorted(chart.saved) for chart in drawn] == [["png", "svg"]] * (2 + 2 + 3)
+        with monkeypatch.context() as patch:
+            patch.setattr(document_module, "draw_all", lambda variants: pytest.fail("drawn here, not by the worker"))
+            write_reports(comparison.results, there, None, comparison, run=RUN, drawn_by=worker)
+    files = sorted(p.relative_to(here) for p in here.rglob("*") if p.is_file())
+    assert len(files) == 7 + 4 and files == sorted(p.relative_to(there) for p in there.rglob("*") if p.is_file())
+    for name in files:
+        assert (here / name).read_bytes() == (there / name).read_bytes(), name
+    # Tables that JSON would not give back as they are stay in this process.
+    variants = chart_variants(comparison.results, list(comparison.metrics))
+    assert decode_request(encode_request(variants, ("svg",)))[1] == ("svg",)
+    name, metrics, states = variants[0]
+    odd = [(name, metrics, states.assign(when=pd.Timestamp("2026-01-01"))), (name, metrics, states.assign(phase=1j)), (name, metrics, states.assign(pair=[(1, 2)] * len(states)))]
+    assert [encode_request([variant], ("svg",)) for variant in odd] == [None, None, None]
+    with charts_drawn_meanwhile("xlsx,json") as worker:
+        assert worker is None  # no report with charts: no worker
+    with charts_drawn_meanwhile("md") as worker:
+        worker.submit(comparison.results, comparison)
+        worker.close()
+        assert worker.charts() is None
+        write_reports(comparison.results, gone, "md", comparison, run=RUN, drawn_by=worker)
+    assert (gone / "charts" / "map-1.png").read_bytes() == (here / "charts" / "map-1.png").read_bytes()
+
+
+def test_solve_imports_neither_the_database_nor_the_charts_library_before_it_needs_them():
+    code = "import sys, optimizer.cli; print(sorted({'sqlalchemy', 'matplotlib'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_comparison_reports(tmp_path):

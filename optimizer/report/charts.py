@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from ..metrics import PlanMetrics
 
 # As a report format: the charts alone, as PNG files (the Markdown report links to them).
 FORMAT = "charts"
+CHART_FORMAT = "png"
 
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 _MARKERS = "os^Dvp*hX<"
@@ -28,7 +29,8 @@ CAPACITY_MARKER = "<"
 class Chart:
     name: str
     caption: str
-    figure: object  # matplotlib Figure
+    figure: object  # matplotlib Figure (None when drawn elsewhere: `chartworker`)
+    saved: dict[str, bytes] = field(default_factory=dict)  # "svg", "png": each saved once
 
 
 def build(variants: list[tuple[str, PlanMetrics]]) -> list[Chart]:
@@ -217,12 +219,14 @@ def _rc(name: str) -> dict:
 
 
 def svg(chart: Chart) -> bytes:
-    import matplotlib
+    if "svg" not in chart.saved:
+        import matplotlib
 
-    with matplotlib.rc_context(_rc(chart.name)):
-        buffer = io.BytesIO()
-        chart.figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-        return _round_paths(buffer.getvalue())
+        with matplotlib.rc_context(_rc(chart.name)):
+            buffer = io.BytesIO()
+            chart.figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+            chart.saved["svg"] = _round_paths(buffer.getvalue())
+    return chart.saved["svg"]
 
 
 def _round_paths(svg_bytes: bytes) -> bytes:
@@ -232,12 +236,14 @@ def _round_paths(svg_bytes: bytes) -> bytes:
 
 
 def png(chart: Chart) -> bytes:
-    import matplotlib
+    if "png" not in chart.saved:
+        import matplotlib
 
-    with matplotlib.rc_context(_rc(chart.name)):
-        buffer = io.BytesIO()
-        chart.figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
-        return buffer.getvalue()
+        with matplotlib.rc_context(_rc(chart.name)):
+            buffer = io.BytesIO()
+            chart.figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+            chart.saved["png"] = buffer.getvalue()
+    return chart.saved["png"]
 
 
 def inline_svg(chart: Chart) -> str:

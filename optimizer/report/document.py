@@ -256,6 +256,7 @@ class Document:
     per_variant: pd.DataFrame | None  # overall metrics per variant
     sensitivity: pd.DataFrame | None
     solidarity: object | None = None  # a report.solidarity.SolidaritySection (a scenario with a [pool])
+    drawn_by: object | None = None  # a chartworker.ChartWorker drawing the charts meanwhile
 
     @property
     def names(self) -> list[str]:
@@ -281,10 +282,10 @@ class Document:
 
     @cached_property
     def charts(self) -> list[Chart]:
-        """Drawn on first use (matplotlib is slow to import) and shared by every format: the maps
-        of Europe first (look before reading), then the charts."""
-        maps = draw_maps([(v.name, v.metrics, v.result.states) for v in self.views])
-        return maps + draw_charts([(v.name, v.metrics) for v in self.views])
+        """Drawn on first use (matplotlib is slow to import), by the `drawn_by` worker when there
+        is one, and shared by every format."""
+        drawn = self.drawn_by.charts() if self.drawn_by is not None else None
+        return drawn if drawn is not None else draw_all(chart_variants([v.result for v in self.views], [v.metrics for v in self.views]))
 
     def lead(self, brief: bool = False) -> str:
         """What the report is about, in one sentence (`brief`: without the number of family cases)."""
@@ -346,11 +347,33 @@ class Document:
         return items
 
 
-def build(results: list[RunResult], run: dict, comparison: Comparison | None = None, title: str | None = None, solidarity: object | None = None) -> Document:
-    metrics = list(comparison.metrics) if comparison is not None else [result_metrics(r) for r in results]
+def build(
+    results: list[RunResult],
+    run: dict,
+    comparison: Comparison | None = None,
+    title: str | None = None,
+    solidarity: object | None = None,
+    drawn_by: object | None = None,
+) -> Document:
+    metrics = variant_metrics(results, comparison)
     views = [View(i + 1, r, m, explanation_table(r), provenance(r)) for i, (r, m) in enumerate(zip(results, metrics))]
     wide, per_variant, sensitivity = _comparison_frames(views, comparison)
-    return Document(_title(results, title), views, run, comparison, wide, per_variant, sensitivity, solidarity)
+    return Document(_title(results, title), views, run, comparison, wide, per_variant, sensitivity, solidarity, drawn_by)
+
+
+def variant_metrics(results: list[RunResult], comparison: Comparison | None = None) -> list[PlanMetrics]:
+    """Each result's metrics (a comparison's own, when there is one)."""
+    return list(comparison.metrics) if comparison is not None else [result_metrics(r) for r in results]
+
+
+def chart_variants(results: list[RunResult], metrics: list[PlanMetrics]) -> list[tuple[str, PlanMetrics, pd.DataFrame]]:
+    """What the charts are drawn from: (name, metrics, whole states table) per result."""
+    return [(result.name, m, result.states) for result, m in zip(results, metrics)]
+
+
+def draw_all(variants: list[tuple[str, PlanMetrics, pd.DataFrame]]) -> list[Chart]:
+    """Every chart of a report: the maps of Europe first (look before reading), then the charts."""
+    return draw_maps(variants) + draw_charts([(name, metrics) for name, metrics, _ in variants])
 
 
 def _title(results: list[RunResult], title: str | None) -> str:

@@ -10,6 +10,8 @@ from .document import HEADLINE, STATUS, Document, Table, View
 from .formatting import fmt, num
 
 FORMAT = "html"
+# The charts inline, as SVG.
+CHART_FORMAT = "svg"
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",Arial,sans-serif;margin:0;color:#1d2430;background:#fff;line-height:1.45}

@@ -1,0 +1,248 @@
+"""The report's charts drawn in a second process while the command reads, solves and writes.
+
+matplotlib takes half a second to import and about a second to draw and save the maps and charts of
+one plan, and the command's own work (reading, solving, writing the plan files and the other
+reports) keeps one core busy. So `relocate solve` and `relocate compare`, when their reports have
+charts, start `ChartWorker` first: a `python -m optimizer.report.chartworker` process that imports
+matplotlib and loads the map while the command reads and solves, receives the plans' metrics as
+soon as they exist (a few kilobytes of JSON, sent only when they come back from JSON exactly as
+they are: nothing is pickled, and the worker's command line is fixed), and answers each chart's
+SVG and PNG bytes: the bytes the command would draw itself (the same functions, the same
+settings). The worker writes no file and holds no lock; it is in its own session (Ctrl-C reaches
+the command only) and ends when the command closes its pipe. If anything is amiss (no worker, a
+worker that died or answered nonsense) the command draws the charts itself: the worker changes
+when charts are drawn, never what they are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..metrics import FairnessMetrics, PlanMetrics
+from .charts import Chart
+
+# The package's parent folder: the worker imports this very copy of `optimizer`.
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ChartWorker:
+    """The parent's side: `start`, then `submit` the variants, then `charts` (once), then `close`."""
+
+    def __init__(self, process: subprocess.Popen, formats: tuple[str, ...]):
+        self._process = process
+        self._formats = formats
+        self._submitted = False
+        self._answer: list[Chart] | None = None
+
+    @classmethod
+    def start(cls, formats: tuple[str, ...]) -> ChartWorker | None:
+        """A worker starting up that will save each chart in `formats` ("svg", "png"), or None
+        when no process can be started (then the command draws in-process)."""
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PACKAGE_ROOT), env.get("PYTHONPATH")]))
+        debug = bool(os.environ.get("RELOCATE_DEBUG"))
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "optimizer.report.chartworker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=None if debug else subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError:
+            return None
+        return cls(process, formats)
+
+    def submit(self, results: list, comparison: object | None = None) -> None:
+        """Ask for the charts of these `pipeline.RunResult`s (with a `compare.Comparison`, its
+        metrics): what the document of the same arguments would draw."""
+        from .document import chart_variants, variant_metrics
+
+        variants = chart_variants(results, variant_metrics(results, comparison))
+        request = encode_request(variants, self._formats)
+        if request is None:
+            self.close()
+            return
+        try:
+            self._process.stdin.write(request)
+            self._process.stdin.close()
+            self._submitted = True
+        except OSError:
+            self.close()
+
+    def charts(self) -> list[Chart] | None:
+        """The charts drawn (figure None, bytes in `Chart.saved`), or None: draw them yourself."""
+        if not self._submitted:
+            return None
+        if self._answer is None:
+            try:
+                self._answer = _read_answer(self._process.stdout)
+            except (OSError, ValueError, TypeError, KeyError):  # the worker failed: draw in-process
+                self._submitted = False
+                self.close()
+                return None
+        return self._answer
+
+    def close(self) -> None:
+        """End the worker (at once: its answer is read or no longer wanted)."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        for stream in (self._process.stdin, self._process.stdout):
+            if stream is not None and not stream.closed:
+                stream.close()
+
+
+def main() -> None:
+    """The worker's side: warm up while the request arrives, draw, answer, end."""
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    request: list = []
+    # Read the request while importing: the command never blocks on a full pipe.
+    reader = threading.Thread(target=lambda: request.append(sys.stdin.buffer.read()), daemon=True)
+    reader.start()
+    _warm_up()
+    reader.join()
+    if not request or not request[0]:
+        return  # the command ended without asking (or died)
+    variants, formats = decode_request(request[0])
+    from .charts import png, svg
+    from .document import draw_all
+
+    drawn = [(chart.name, chart.caption, {kind: (svg if kind == "svg" else png)(chart) for kind in formats}) for chart in draw_all(variants)]
+    header = [[name, caption, [[kind, len(data)] for kind, data in saved.items()]] for name, caption, saved in drawn]
+    try:
+        out = sys.stdout.buffer
+        out.write(json.dumps(header).encode("utf-8") + b"\n")
+        for _, _, saved in drawn:
+            for data in saved.values():
+                out.write(data)
+        out.flush()
+    except OSError:
+        pass  # the command is gone
+
+
+def _read_answer(stream) -> list[Chart]:
+    """The worker's answer: one JSON line (name, caption, [kind, bytes] per chart), then the bytes."""
+    header = json.loads(stream.readline().decode("utf-8"))
+    charts = []
+    for name, caption, sizes in header:
+        saved = {}
+        for kind, size in sizes:
+            saved[kind] = stream.read(size)
+            if len(saved[kind]) != size:
+                raise ValueError("the chart worker's answer ended early")
+        charts.append(Chart(name, caption, None, saved))
+    return charts
+
+
+# ---------------------------------------------------------------------------------------------
+# The request: each variant's name, metrics and whole states table, as JSON
+
+
+def encode_request(variants: list[tuple[str, PlanMetrics, pd.DataFrame]], formats: tuple[str, ...]) -> bytes | None:
+    """The request as JSON, or None when a variant would not come back exactly as it is (a column
+    of a kind JSON does not keep): then the command draws in-process."""
+    try:
+        payload = {
+            "formats": list(formats),
+            "variants": [
+                {"name": name, "states": _frame(metrics.states), "overall": dataclasses.asdict(metrics.overall), "lorenz": [list(map(float, a)) for a in metrics.lorenz], "table": _frame(states)}
+                for name, metrics, states in variants
+            ],
+        }
+        data = json.dumps(payload, default=_plain).encode("utf-8")
+        back, _ = decode_request(data)
+    except (TypeError, ValueError):
+        return None
+    return data if all(_same(a, b) for a, b in zip(variants, back)) else None
+
+
+def decode_request(data: bytes) -> tuple[list[tuple[str, PlanMetrics, pd.DataFrame]], tuple[str, ...]]:
+    payload = json.loads(data.decode("utf-8"))
+    variants = [
+        (v["name"], PlanMetrics(_unframe(v["states"]), FairnessMetrics(**v["overall"]), tuple(np.array(a, dtype=float) for a in v["lorenz"])), _unframe(v["table"]))
+        for v in payload["variants"]
+    ]
+    return variants, tuple(payload["formats"])
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def _frame(frame: pd.DataFrame) -> dict:
+    if isinstance(frame.index, pd.MultiIndex) or isinstance(frame.columns, pd.MultiIndex):
+        raise ValueError("several index levels")
+    return {
+        "index": [frame.index.name, str(frame.index.dtype), frame.index.tolist()],
+        "columns": [[name, str(frame.dtypes.iloc[j]), frame.iloc[:, j].tolist()] for j, name in enumerate(frame.columns)],
+    }
+
+
+def _unframe(data: dict) -> pd.DataFrame:
+    index_name, index_dtype, index = data["index"]
+    columns = {name: pd.Series(values, dtype=dtype, index=range(len(values))) for name, dtype, values in data["columns"]}
+    frame = pd.DataFrame(columns, index=range(len(index))) if columns else pd.DataFrame(index=range(len(index)))
+    frame.index = pd.Index(index, dtype=index_dtype, name=index_name)
+    return frame
+
+
+def _same(sent: tuple, back: tuple) -> bool:
+    """The variant as it came back from JSON is the variant sent: same frames (values, kinds,
+    labels), same metrics, same curve."""
+    (name, metrics, states), (name_back, metrics_back, states_back) = sent, back
+    if name != name_back or not all(np.array_equal(a, b, equal_nan=True) for a, b in zip(metrics.lorenz, metrics_back.lorenz)):
+        return False
+    if not all(_same_value(getattr(metrics.overall, f.name), getattr(metrics_back.overall, f.name)) for f in dataclasses.fields(FairnessMetrics)):
+        return False
+    try:
+        for a, b in ((metrics.states, metrics_back.states), (states, states_back)):
+            pd.testing.assert_frame_equal(a, b, check_exact=True, check_index_type=True, check_column_type=True)
+    except (AssertionError, TypeError, ValueError):
+        return False
+    return True
+
+
+def _same_value(a, b) -> bool:
+    nan = lambda x: isinstance(x, float) and math.isnan(x)  # noqa: E731 (np.float64 is a float)
+    return bool(a == b) or (nan(a) and nan(b))
+
+
+def _warm_up() -> None:
+    """Import matplotlib and the map, and save one small figure each way (fonts load on first use)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    from .document import draw_all  # noqa: F401 (the drawing code and what it imports)
+    from .charts import rc_settings
+    from .geometry import europe
+
+    europe()
+    with matplotlib.rc_context(rc_settings("warm-up")):
+        figure = Figure(figsize=(2, 1))
+        figure.add_subplot().set_title("warm-up")
+        for kind in ("svg", "png"):
+            figure.savefig(io.BytesIO(), format=kind)
+
+
+if __name__ == "__main__":
+    main()
