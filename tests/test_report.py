@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -121,6 +122,36 @@ def test_excel_workbook(eu2015, tmp_path):
     assert metrics["persons_placed"][3] == 120000
     assert isinstance(metrics["loosemore_hanby"][3], float)
     assert book.properties.created.isoformat().startswith("2024-06-01T12:00:00")
+
+
+def test_long_sheets_are_written_in_bulk_with_the_cells_xlsxwriter_writes(families, monkeypatch):
+    """Above `xlsxrows.BULK_ROWS` rows a sheet's cells are written in bulk: the same values, types
+    and number formats as XlsxWriter's own cells, text escaped as XlsxWriter escapes it."""
+    from optimizer.report import excel
+    from optimizer.report.files import plan_cases_table
+
+    cases = plan_cases_table(families)
+    cases["note"] = ["", " padded ", "a < b & c > d", "tab\tin", "bell\x07", "=1+1"] * (len(cases) // 6) + [""] * (len(cases) % 6)
+    cases["share"] = np.where(cases["size"] > 2, cases["size"] / 7, np.nan)
+    cases["big"] = cases["size"] > 2
+
+    def workbook(bulk_rows: int) -> bytes:
+        monkeypatch.setattr(excel, "BULK_ROWS", bulk_rows)
+        book = excel._Book("cases", RUN)
+        book.sheet("Cases", cases, {"share": "0.0%"})
+        return book.close()
+
+    bulk, own = workbook(10), workbook(10**9)
+    sheet = lambda data: zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml").decode()
+    assert 't="inlineStr"' in sheet(bulk) and 't="inlineStr"' not in sheet(own)
+    assert "<t>bell_x0007_</t>" in sheet(bulk) and '<t xml:space="preserve"> padded </t>' in sheet(bulk) and "a &lt; b &amp; c &gt; d" in sheet(bulk)
+    assert bulk == workbook(10)  # deterministic
+    read = lambda data: load_workbook(io.BytesIO(data))["Cases"]
+    a, b = read(bulk), read(own)
+    assert a.max_row == b.max_row == len(cases) + 1 and a.dimensions == b.dimensions
+    for row_a, row_b in zip(a.iter_rows(), b.iter_rows()):
+        assert [(c.value, c.data_type, c.number_format) for c in row_a] == [(c.value, c.data_type, c.number_format) for c in row_b]
+    assert "'=1+1" in [row[list(cases.columns).index("note")] for row in a.iter_rows(values_only=True)]  # neutralised
 
 
 def test_user_text_is_escaped_and_neutralised(evil, tmp_path):

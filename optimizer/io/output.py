@@ -194,6 +194,9 @@ def plain_cells(series: pd.Series, each=None) -> list:
         return values
     if series.dtype.kind == "f":
         return [value if math.isfinite(value) else None for value in values]
+    if each is None and pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+        # text and missing cells only (checked in C): the missing ones null, the rest as they are
+        return [None if missing else value for value, missing in zip(values, series.isna().tolist())]
     each = each or _json_cell
     return [each(value) for value in values]
 

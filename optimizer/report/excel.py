@@ -20,6 +20,7 @@ from ..metrics import METRIC_INFO
 from .document import HEADLINE, MAX_CASE_ROWS, Document, unplaced_cases
 from .files import plan_cases_table
 from .solidarity import solidarity_frames
+from .xlsxrows import BULK_ROWS, add_rows, column_cells, column_letters, rows_xml
 
 FORMAT = "xlsx"
 
@@ -109,6 +110,7 @@ class _Book:
         self.bold = self.book.add_format({"bold": True})
         self.heading = self.book.add_format({"bold": True, "font_size": 14})
         self._numbers: dict[str, object] = {}
+        self._bulk: dict[int, tuple[str, str]] = {}  # sheet number: (rows XML, last cell), see `xlsxrows`
 
     def number(self, pattern: str):
         if pattern not in self._numbers:
@@ -121,13 +123,23 @@ class _Book:
         formats = {**_FORMATS, **(formats or {})}
         columns = [str(c) for c in frame.columns]
         ws.write_row(0, 0, [neutralise(c) for c in columns], self.bold)
+        values = [_cells(frame.iloc[:, j]) for j in range(len(columns))]
+        styles = [self._style(formats, column) for column in columns]
         for j, column in enumerate(columns):
-            pattern = formats.get(column) or formats.get(column.split(":", 1)[0])
-            values = _cells(frame.iloc[:, j])
-            ws.write_column(1, j, values, self.number(pattern) if pattern else None)
-            width = max([len(column)] + [len(str(v)) for v in values[:200]])
+            width = max([len(column)] + [len(str(v)) for v in values[j][:200]])
             ws.set_column(j, j, min(60, max(8, width + 2)))
         ws.freeze_panes(1, 0)
+        bulk = [column_cells(v, j, style._get_xf_index() if style else 0) for j, (v, style) in enumerate(zip(values, styles))] if len(frame) > BULK_ROWS else []
+        if bulk and None not in bulk:
+            # the rows go in after XlsxWriter has written the file (`close`)
+            self._bulk[len(self.book.worksheets())] = (rows_xml(bulk), f"{column_letters(len(columns) - 1)}{len(frame) + 1}")
+            return
+        for j, (column_values, style) in enumerate(zip(values, styles)):
+            ws.write_column(1, j, column_values, style)
+
+    def _style(self, formats: dict[str, str], column: str):
+        pattern = formats.get(column) or formats.get(column.split(":", 1)[0])
+        return self.number(pattern) if pattern else None
 
     def note(self, name: str, text: str) -> None:
         ws = self.book.add_worksheet(name)
@@ -136,7 +148,7 @@ class _Book:
 
     def close(self) -> bytes:
         self.book.close()
-        return self.buffer.getvalue()
+        return add_rows(self.buffer.getvalue(), self._bulk) if self._bulk else self.buffer.getvalue()
 
 
 def _summary(out: _Book, document: Document) -> None:
