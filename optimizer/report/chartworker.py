@@ -7,8 +7,8 @@ charts, start `ChartWorker` first: a `python -m optimizer.report.chartworker` pr
 matplotlib and loads the map while the command reads and solves, receives the plans' metrics as
 soon as they exist (a few kilobytes of JSON, sent only when they come back from JSON exactly as
 they are: nothing is pickled, and the worker's command line is fixed), and answers each chart's
-SVG and PNG bytes: the bytes the command would draw itself (the same functions, the same
-settings). The worker writes no file and holds no lock; it is in its own session (Ctrl-C reaches
+SVG and PNG bytes (a forked copy of the worker saves every other chart, on the second core):
+the bytes the command would draw itself (the same functions, the same settings). The worker writes no file and holds no lock; it is in its own session (Ctrl-C reaches
 the command only) and ends when the command closes its pipe. If anything is amiss (no worker, a
 worker that died or answered nonsense) the command draws the charts itself: the worker changes
 when charts are drawn, never what they are.
@@ -17,6 +17,8 @@ when charts are drawn, never what they are.
 from __future__ import annotations
 
 import dataclasses
+import io
+import itertools
 import json
 import math
 import os
@@ -118,24 +120,64 @@ def main() -> None:
     if not request or not request[0]:
         return  # the command ended without asking (or died)
     variants, formats = decode_request(request[0])
-    from .charts import png, svg
     from .document import draw_all
 
-    drawn = [(chart.name, chart.caption, {kind: (svg if kind == "svg" else png)(chart) for kind in formats}) for chart in draw_all(variants)]
-    header = [[name, caption, [[kind, len(data)] for kind, data in saved.items()]] for name, caption, saved in drawn]
     try:
-        out = sys.stdout.buffer
-        out.write(json.dumps(header).encode("utf-8") + b"\n")
-        for _, _, saved in drawn:
-            for data in saved.values():
-                out.write(data)
-        out.flush()
+        _write_answer(sys.stdout.buffer, _saved(draw_all(variants), formats))
     except OSError:
         pass  # the command is gone
 
 
+def _saved(charts: list[Chart], formats: tuple[str, ...]) -> list[Chart]:
+    """The charts with their bytes saved in `formats`: every other chart saved by a forked copy of
+    this process (the command waits for these; the machine has a second core), the rest here."""
+    from .charts import png, svg
+
+    def save(chart: Chart) -> Chart:
+        return Chart(chart.name, chart.caption, None, {kind: (svg if kind == "svg" else png)(chart) for kind in formats})
+
+    theirs = charts[1::2]
+    if not theirs or not hasattr(os, "fork"):
+        return [save(chart) for chart in charts]
+    import threading
+
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # the copy: save its share, send it, and end without any cleanup of the parent's
+        code = 1
+        try:
+            os.close(read_end)
+            with os.fdopen(write_end, "wb") as stream:
+                _write_answer(stream, [save(chart) for chart in theirs])
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    answer: list = []
+    with os.fdopen(read_end, "rb") as stream:
+        reader = threading.Thread(target=lambda: answer.append(stream.read()), daemon=True)
+        reader.start()  # read while saving: the copy never blocks on a full pipe
+        mine = [save(chart) for chart in charts[0::2]]
+        reader.join()
+    os.waitpid(child, 0)
+    drawn = _read_answer(io.BytesIO(answer[0]))
+    if [chart.name for chart in drawn] != [chart.name for chart in theirs]:
+        raise ValueError("the copy's answer is not its share of the charts")
+    return [chart for pair in itertools.zip_longest(mine, drawn) for chart in pair if chart is not None]
+
+
+def _write_answer(stream, charts: list[Chart]) -> None:
+    """One JSON line (name, caption, [kind, bytes] per chart), then the bytes."""
+    header = [[chart.name, chart.caption, [[kind, len(data)] for kind, data in chart.saved.items()]] for chart in charts]
+    stream.write(json.dumps(header).encode("utf-8") + b"\n")
+    for chart in charts:
+        for data in chart.saved.values():
+            stream.write(data)
+    stream.flush()
+
+
 def _read_answer(stream) -> list[Chart]:
-    """The worker's answer: one JSON line (name, caption, [kind, bytes] per chart), then the bytes."""
+    """What `_write_answer` wrote."""
     header = json.loads(stream.readline().decode("utf-8"))
     charts = []
     for name, caption, sizes in header:
