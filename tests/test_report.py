@@ -297,6 +297,15 @@ def test_charts_drawn_by_the_worker_are_the_charts_drawn_here(tmp_path, monkeypa
     assert (gone / "charts" / "map-1.png").read_bytes() == (here / "charts" / "map-1.png").read_bytes()
 
 
+def test_solve_and_compare_leave_the_charts_to_the_worker(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(document_module, "draw_all", lambda variants: pytest.fail("charts drawn by the command, not its worker"))
+    scenario = INPUTS / "scenarios" / "eu-2015-relocation.toml"
+    for command in (["solve", scenario], ["compare", scenario, "--formula", "eu-2015", "--formula", "pact-2024", "--sensitivity", "none"]):
+        code, _, err = relocate(*command, "--out", tmp_path / command[0], "--report", "html,md", capsys=capsys)
+        assert code == 0, err
+        assert (tmp_path / command[0] / "charts" / "ratio.png").stat().st_size > 10_000
+
+
 def test_solve_imports_neither_the_database_nor_the_charts_library_before_it_needs_them():
     code = "import sys, optimizer.cli; print(sorted({'sqlalchemy', 'matplotlib'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
