@@ -70,7 +70,7 @@ TARGETS: dict[str, tuple[str, str]] = {
     "pulp_solve": ("pulp", "LpProblem.solve"),
     "cbc_solve": ("pulp", "PULP_CBC_CMD.actualSolve"),
     # the maps: added to every report here, coloured by Panel.colour (the report's and the explorer's)
-    "report_maps": ("optimizer.report.document", "draw_maps"),
+    "report_maps": ("optimizer.report.chartworker", "draw_maps"),
     "map_colour": ("optimizer.report.maps", "Panel.colour"),
     # the explorer's sliders turned into a formula
     "explorer_weights": ("optimizer.web.explorer", "with_weights"),

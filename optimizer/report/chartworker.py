@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..metrics import FairnessMetrics, PlanMetrics
-from .charts import Chart
+from ..metrics import FairnessMetrics, PlanMetrics, result_metrics
+from .charts import Chart, build as draw_charts
+from .maps import build as draw_maps
 
 # The package's parent folder: the worker imports this very copy of `optimizer`.
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -68,8 +69,6 @@ class ChartWorker:
     def submit(self, results: list, comparison: object | None = None) -> None:
         """Ask for the charts of these `pipeline.RunResult`s (with a `compare.Comparison`, its
         metrics): what the document of the same arguments would draw."""
-        from .document import chart_variants, variant_metrics
-
         variants = chart_variants(results, variant_metrics(results, comparison))
         request = encode_request(variants, self._formats)
         if request is None:
@@ -120,8 +119,6 @@ def main() -> None:
     if not request or not request[0]:
         return  # the command ended without asking (or died)
     variants, formats = decode_request(request[0])
-    from .document import draw_all
-
     try:
         _write_answer(sys.stdout.buffer, _saved(draw_all(variants), formats))
     except OSError:
@@ -188,6 +185,25 @@ def _read_answer(stream) -> list[Chart]:
                 raise ValueError("the chart worker's answer ended early")
         charts.append(Chart(name, caption, None, saved))
     return charts
+
+
+# ---------------------------------------------------------------------------------------------
+# What is drawn (the document's charts, whoever draws them)
+
+
+def variant_metrics(results: list, comparison: object | None = None) -> list[PlanMetrics]:
+    """Each result's metrics (a comparison's own, when there is one)."""
+    return list(comparison.metrics) if comparison is not None else [result_metrics(r) for r in results]
+
+
+def chart_variants(results: list, metrics: list[PlanMetrics]) -> list[tuple[str, PlanMetrics, pd.DataFrame]]:
+    """What the charts are drawn from: (name, metrics, whole states table) per result."""
+    return [(result.name, m, result.states) for result, m in zip(results, metrics)]
+
+
+def draw_all(variants: list[tuple[str, PlanMetrics, pd.DataFrame]]) -> list[Chart]:
+    """Every chart of a report: the maps of Europe first (look before reading), then the charts."""
+    return draw_maps(variants) + draw_charts([(name, metrics) for name, metrics, _ in variants])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,7 +290,6 @@ def _warm_up() -> None:
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    from .document import draw_all  # noqa: F401 (the drawing code and what it imports)
     from .charts import rc_settings
     from .geometry import europe
 

@@ -15,13 +15,13 @@ from typing import NamedTuple
 import pandas as pd
 
 from ..compare import Comparison, comparison_table, metrics_table, sensitivity_wide, wide_table
-from ..metrics import METRIC_INFO, PlanMetrics, result_metrics
+from ..metrics import METRIC_INFO, PlanMetrics
 from ..pipeline import RunResult
 from ..results import PROOFS
-from .charts import Chart, build as draw_charts
+from .charts import Chart
+from .chartworker import chart_variants, draw_all, variant_metrics
 from .explanation import explanation_table
 from .files import provenance
-from .maps import build as draw_maps
 from .formatting import fmt, metric_kind, num
 
 # Above this many cases the case list stays in plan_cases.csv only (Excel stops at 1,048,576 rows).
@@ -359,21 +359,6 @@ def build(
     views = [View(i + 1, r, m, explanation_table(r), provenance(r)) for i, (r, m) in enumerate(zip(results, metrics))]
     wide, per_variant, sensitivity = _comparison_frames(views, comparison)
     return Document(_title(results, title), views, run, comparison, wide, per_variant, sensitivity, solidarity, drawn_by)
-
-
-def variant_metrics(results: list[RunResult], comparison: Comparison | None = None) -> list[PlanMetrics]:
-    """Each result's metrics (a comparison's own, when there is one)."""
-    return list(comparison.metrics) if comparison is not None else [result_metrics(r) for r in results]
-
-
-def chart_variants(results: list[RunResult], metrics: list[PlanMetrics]) -> list[tuple[str, PlanMetrics, pd.DataFrame]]:
-    """What the charts are drawn from: (name, metrics, whole states table) per result."""
-    return [(result.name, m, result.states) for result, m in zip(results, metrics)]
-
-
-def draw_all(variants: list[tuple[str, PlanMetrics, pd.DataFrame]]) -> list[Chart]:
-    """Every chart of a report: the maps of Europe first (look before reading), then the charts."""
-    return draw_maps(variants) + draw_charts([(name, metrics) for name, metrics, _ in variants])
 
 
 def _title(results: list[RunResult], title: str | None) -> str:
