@@ -310,6 +310,10 @@ def test_solve_imports_neither_the_database_nor_the_charts_library_before_it_nee
     code = "import sys, optimizer.cli; print(sorted({'sqlalchemy', 'matplotlib'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+    # and the chart worker imports the drawing code without the pipeline and the solvers
+    code = "import sys, optimizer.report.chartworker; print(sorted({'optimizer.pipeline', 'pulp', 'highspy'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_comparison_reports(tmp_path):

@@ -12,7 +12,9 @@ write lock), `batches` (solving a batch against the stock; look-ahead), `status`
 (where the programme stands), `corrective` (Dublin IV), `commands` (the CLI).
 """
 
-# Where each name lives. Loaded on first use (PEP 562): the package holds the `relocate ledger`
+from ..lazy import lazy_names
+
+# Where each name lives, loaded on first use (`lazy`): the package holds the `relocate ledger`
 # commands, and `relocate solve` should not pay a third of a second for SQLAlchemy it never uses.
 _EXPORTS = {
     "batches": ("BatchResult", "commit_batch", "sample_future", "solve_batch", "with_stock"),
@@ -21,17 +23,6 @@ _EXPORTS = {
     "status": ("LedgerStatus", "ledger_status"),
     "storage": ("BatchRecord", "Ledger", "LedgerError", "StaleLedger", "open_ledger"),
 }
-_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_HOME)
-
-
-def __getattr__(name: str):
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_module(_HOME[name]), name)
-    globals()[name] = value
-    return value
 
 
 def _module(name: str):
@@ -46,3 +37,6 @@ def _module(name: str):
     else:
         from . import storage as module
     return module
+
+
+__all__, __getattr__ = lazy_names(globals(), _EXPORTS, _module)

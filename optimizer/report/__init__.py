@@ -19,26 +19,17 @@ properties in report.xlsx. Output folders are written all or nothing by `io.outp
 
 from __future__ import annotations
 
+from ..lazy import lazy_names
+
 # Where each name lives, loaded on first use (PEP 562): a chart worker (`chartworker`) imports
 # `charts` and `maps` without the pipeline, the solvers and every renderer behind them.
 _EXPORTS = {
-    "document": ('Document', 'MAX_CASE_ROWS', 'build',),
-    "explanation": ('explanation_table',),
-    "files": ('metrics_document', 'plan_cases_table', 'plan_states_table', 'provenance', 'run_facts', 'run_facts_all', 'write_comparison_files', 'write_plan_files',),
-    "..io.output": ('check_output_folder', 'neutralise', 'neutralise_frame', 'staged_output', 'to_jsonable', 'write_csv', 'write_json',),
-    "writing": ('RENDERERS', 'REPORT_FORMATS', 'chart_formats', 'charts_drawn_meanwhile', 'parse_formats', 'write_reports',),
+    "document": ("Document", "MAX_CASE_ROWS", "build"),
+    "explanation": ("explanation_table",),
+    "files": ("metrics_document", "plan_cases_table", "plan_states_table", "provenance", "run_facts", "run_facts_all", "write_comparison_files", "write_plan_files"),
+    "..io.output": ("check_output_folder", "neutralise", "neutralise_frame", "staged_output", "to_jsonable", "write_csv", "write_json"),
+    "writing": ("RENDERERS", "REPORT_FORMATS", "chart_formats", "charts_drawn_meanwhile", "parse_formats", "write_reports"),
 }
-_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_HOME)
-
-
-def __getattr__(name: str):
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_module(_HOME[name]), name)
-    globals()[name] = value
-    return value
 
 
 def _module(name: str):
@@ -53,3 +44,6 @@ def _module(name: str):
     else:
         from ..io import output as module
     return module
+
+
+__all__, __getattr__ = lazy_names(globals(), _EXPORTS, _module)
