@@ -39,44 +39,35 @@ def column_letters(index: int) -> str:
 def column_cells(values: list, column: int, style: int) -> list[str] | None:
     """The <c> elements of one column from row 2 down ("" for a blank without a format), or None
     when a value is of a kind left to XlsxWriter. `style`: the cell format's index (0: none)."""
+    if not {value.__class__ for value in values} <= {str, int, float, bool, type(None)}:
+        return None
+    texts = [value for value in values if value.__class__ is str and value]  # "" is a blank
+    if max(map(len, texts), default=0) > _MAX_TEXT:
+        return None
     letter = column_letters(column)
     s = f' s="{style}"' if style else ""
-    kinds = {value.__class__ for value in values}
-    if not kinds <= {str, int, float, bool, type(None)}:
-        return None
-    if str in kinds:
-        texts = [value for value in values if value.__class__ is str and value]  # "" is a blank
-        if max(map(len, texts), default=0) > _MAX_TEXT:
-            return None
-        if _CAREFUL.search("\n".join(texts)):
-            values = [_escaped(value) if value.__class__ is str else value for value in values]
-        elif kinds == {str}:  # the common text column, in one pass
-            blank = f'"{s}/>' if s else None
-            return [f'<c r="{letter}{row}"{s} t="inlineStr"><is><t>{value}</t></is></c>' if value else (blank and f'<c r="{letter}{row}{blank}') or "" for row, value in enumerate(values, start=2)]
-    return [_cell(letter, row, value, s) for row, value in enumerate(values, start=2)]
+    text_cell = _escaped_text if _CAREFUL.search("\n".join(texts)) else _text
+    return [text_cell(letter, row, value, s) if value.__class__ is str and value else _cell(letter, row, value, s) for row, value in enumerate(values, start=2)]
 
 
-def _escaped(text: str) -> tuple[str, bool]:
-    padded = bool(_PADDED.search(text))
+def _text(letter: str, row: int, text: str, s: str) -> str:
+    return f'<c r="{letter}{row}"{s} t="inlineStr"><is><t>{text}</t></is></c>'
+
+
+def _escaped_text(letter: str, row: int, text: str, s: str) -> str:
+    """As XlsxWriter writes text: "_xHHHH_" for control characters (and its own "_x" escaped),
+    XML's three escapes, and leading or trailing space kept."""
+    space = ' xml:space="preserve"' if _PADDED.search(text) else ""
     text = _CONTROL.sub(lambda m: "_x005F" + m.group(0) if len(m.group(0)) > 1 else f"_x{ord(m.group(0)):04X}_", text)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"), padded
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f'<c r="{letter}{row}"{s} t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
 def _cell(letter: str, row: int, value, s: str) -> str:
-    kind = value.__class__
-    if kind is str:
-        if not value:
-            return f'<c r="{letter}{row}"{s}/>' if s else ""
-        return f'<c r="{letter}{row}"{s} t="inlineStr"><is><t>{value}</t></is></c>'
-    if kind is tuple:  # escaped text: (text, padded)
-        text, padded = value
-        if not text:
-            return f'<c r="{letter}{row}"{s}/>' if s else ""
-        space = ' xml:space="preserve"' if padded else ""
-        return f'<c r="{letter}{row}"{s} t="inlineStr"><is><t{space}>{text}</t></is></c>'
-    if value is None:
+    """A blank (None or ""), a boolean or a number."""
+    if value is None or value.__class__ is str:
         return f'<c r="{letter}{row}"{s}/>' if s else ""
-    if kind is bool:
+    if value.__class__ is bool:
         return f'<c r="{letter}{row}"{s} t="b"><v>{int(value)}</v></c>'
     return f'<c r="{letter}{row}"{s}><v>{value:.16G}</v></c>'
 
