@@ -8,10 +8,11 @@ matplotlib and loads the map while the command reads and solves, receives the pl
 soon as they exist (a few kilobytes of JSON, sent only when they come back from JSON exactly as
 they are: nothing is pickled, and the worker's command line is fixed), and answers each chart's
 SVG and PNG bytes (a forked copy of the worker saves every other chart, on the second core):
-the bytes the command would draw itself (the same functions, the same settings). The worker writes no file and holds no lock; it is in its own session (Ctrl-C reaches
-the command only) and ends when the command closes its pipe. If anything is amiss (no worker, a
-worker that died or answered nonsense) the command draws the charts itself: the worker changes
-when charts are drawn, never what they are.
+the bytes the command would draw itself (the same functions, the same settings). The worker
+writes no file and holds no lock; it is in its own session (Ctrl-C reaches the command only) and
+ends when the command closes its pipe. If anything is amiss (no worker, a worker that died or
+answered nonsense) the command draws the charts itself: the worker changes when charts are drawn,
+never what they are.
 """
 
 from __future__ import annotations
@@ -22,15 +23,18 @@ import itertools
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..metrics import FairnessMetrics, PlanMetrics, result_metrics
-from .charts import Chart, build as draw_charts
+from .charts import Chart, build as draw_charts, png, rc_settings, svg
+from .geometry import europe
 from .maps import build as draw_maps
 
 # The package's parent folder: the worker imports this very copy of `optimizer`.
@@ -106,9 +110,6 @@ class ChartWorker:
 
 def main() -> None:
     """The worker's side: warm up while the request arrives, draw, answer, end."""
-    import signal
-    import threading
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     request: list = []
     # Read the request while importing: the command never blocks on a full pipe.
@@ -128,16 +129,12 @@ def main() -> None:
 def _saved(charts: list[Chart], formats: tuple[str, ...]) -> list[Chart]:
     """The charts with their bytes saved in `formats`: every other chart saved by a forked copy of
     this process (the command waits for these; the machine has a second core), the rest here."""
-    from .charts import png, svg
-
     def save(chart: Chart) -> Chart:
         return Chart(chart.name, chart.caption, None, {kind: (svg if kind == "svg" else png)(chart) for kind in formats})
 
     theirs = charts[1::2]
     if not theirs or not hasattr(os, "fork"):
         return [save(chart) for chart in charts]
-    import threading
-
     read_end, write_end = os.pipe()
     child = os.fork()
     if child == 0:  # the copy: save its share, send it, and end without any cleanup of the parent's
@@ -283,15 +280,10 @@ def _same_value(a, b) -> bool:
 
 def _warm_up() -> None:
     """Import matplotlib and the map, and save one small figure each way (fonts load on first use)."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
-
-    from .charts import rc_settings
-    from .geometry import europe
 
     europe()
     with matplotlib.rc_context(rc_settings("warm-up")):
