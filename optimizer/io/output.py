@@ -63,21 +63,12 @@ _RISKY_START = re.compile("\x00[" + re.escape("".join(_FORMULA_PREFIXES)) + "]")
 def _risky(values: list) -> list[int]:
     """The positions of the text cells that `neutralise` would change (usually none)."""
     texts = [value for value in values if isinstance(value, str)]
-    if not texts or not _any_risky(texts):
+    # a literal first character: the regex engine jumps from one "\x00" to the next
+    if not texts or not _RISKY_START.search("\x00" + "\x00".join(texts)):
         return []
     return [i for i, value in enumerate(values) if isinstance(value, str) and value[:1] in _PREFIX_CHARS]
 
 
-def _risky_texts(texts: list[str]) -> list[int]:
-    """`_risky` for a list of text only."""
-    if not texts or not _any_risky(texts):
-        return []
-    return [i for i, text in enumerate(texts) if text[:1] in _PREFIX_CHARS]
-
-
-def _any_risky(texts: list[str]) -> bool:
-    # a literal first character: the regex engine jumps from one "\x00" to the next
-    return _RISKY_START.search("\x00" + "\x00".join(texts)) is not None
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -132,7 +123,7 @@ def _csv_column(series: pd.Series) -> list[str] | None:
         cells = cells.copy()
         cells[missing] = ""
     cells = cells.tolist()
-    for i in _risky_texts(cells):
+    for i in _risky(cells):
         cells[i] = "'" + cells[i]
     return cells
 
