@@ -351,18 +351,27 @@ def decimal_mark(raw: pd.DataFrame, columns: list[str], given: str | None = None
     ambiguous: tuple[int, str] | None = None
     for column in columns:
         cells = raw[column]
-        marked = cells[cells.str.contains(r"[.,]", regex=True)]
-        if marked.empty:
+        # each distinct cell matched once (a column of weights repeats a few hundred values)
+        codes, distinct = pd.factorize(cells, use_na_sentinel=False)
+        distinct = pd.Series(distinct, dtype=object)
+        has_mark = distinct.str.contains(r"[.,]", regex=True, na=False).to_numpy(dtype=bool)
+        in_marked = has_mark[codes]
+        if not in_marked.any():
             continue
+        marked, marked_codes = cells[in_marked], codes[in_marked]
+
+        def matches(pattern: str) -> np.ndarray:
+            return distinct.str.fullmatch(pattern, na=False).to_numpy(dtype=bool)[marked_codes]
+
         for mark in DECIMAL_MARKS:
             one, unsure, _, both = _shapes(mark)
             others_grouped = _shapes("," if mark == "." else ".")[2]
             # one `mark` that cannot be a thousands group, the other mark grouping thousands more
             # than once, or both marks: each can be read only with `mark` as the decimal mark
-            sure = (marked.str.fullmatch(one) & ~marked.str.fullmatch(unsure)) | marked.str.fullmatch(others_grouped) | marked.str.fullmatch(both)
+            sure = (matches(one) & ~matches(unsure)) | matches(others_grouped) | matches(both)
             if mark not in evidence and (row := first_row(sure, marked)) is not None:
                 evidence[mark] = (row, column)
-            if ambiguous is None and (row := first_row(marked.str.fullmatch(unsure), marked)) is not None:
+            if ambiguous is None and (row := first_row(matches(unsure), marked)) is not None:
                 ambiguous = (row, column)
     if len(evidence) == 2:
         (prow, pcol), (crow, ccol) = evidence["."], evidence[","]
