@@ -27,7 +27,8 @@ from .matrix import PlacementModel, tolerance
 from .problem import Problem, square_cut_points, squares_noise
 from .origins import cell_warm_start
 from .reach import reach_burdens
-from .warmstart import honour_given, links_exchanged
+from .honour import honour_given
+from .warmstart import links_exchanged
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ import numpy as np
 
 from typing import TYPE_CHECKING
 
+from .honour import honour_given
+
 if TYPE_CHECKING:
     from .types import CaseTypes
 
@@ -69,6 +71,11 @@ class Packing:
         elsewhere = self.pinned_total[t, None] - self.pinned[t] - self.pinned_excluded[t]
         return self.limit[t] - self.counts[t] - np.where(self.hall[t], elsewhere, 0)
 
+    def room_at(self, ts: np.ndarray, s: int) -> np.ndarray:
+        """`room(ts)[:, s]`: the room of each type in `ts` in state s alone."""
+        elsewhere = self.pinned_total[ts] - self.pinned[ts, s] - self.pinned_excluded[ts, s]
+        return self.limit[ts, s] - self.counts[ts, s] - np.where(self.hall[ts, s], elsewhere, 0)
+
     def pin_room(self, t: int, excluded: int, *skip: int) -> float:
         """How many more units of type t (of a class excluded from `excluded`) can be pinned: one
         more pinned unit takes a place in every pooled-exclusion row but its own state's (`skip`)
@@ -84,6 +91,10 @@ class Packing:
         self.pinned_total[t] += k
         if e >= 0:
             self.pinned_excluded[t, e] += k
+
+    def unpin(self, l: int, s: int, k: int) -> None:
+        """The reverse of `pin`: k honoured units of link class l in state s become free."""
+        self.pin(l, s, -k)
 
     # -- capacity and bookkeeping -------------------------------------------------------------
 
@@ -133,6 +144,20 @@ class Packing:
                     left -= take
                 if left == 0:
                     break
+
+    def place_share(self, t: int) -> None:
+        """A first share of type t's units in every state it may go to, in proportion to their
+        targets (within room and capacity). Where burden per person differs between types
+        (weights), filling the states type by type would give whole states the burden per person
+        of the first types, and capacities in persons would stop them short of their targets;
+        shares give every state the case list's mix."""
+        allowed = self.allowed[t]
+        target = np.maximum(self.target[self.row[t], allowed], 0.0)
+        if not len(allowed) or target.sum() <= 0:
+            return
+        remaining = int(self.types.count[t] - self.counts[t].sum())
+        share = np.floor(remaining * target / target.sum() + _EPS)
+        self.add(t, allowed, np.minimum(share, self.units_that_fit(t, allowed)))
 
     def place(self, t: int) -> None:
         """The rest of type t's units: up to each state's target, largest deficit first, then one
@@ -499,51 +524,6 @@ def _water_level(room: np.ndarray, units: int) -> int:
     return low
 
 
-def honour_given(types: CaseTypes, counts: np.ndarray, preferred: np.ndarray | None = None) -> np.ndarray:
-    """Honoured link-class units per state for fixed counts (link classes x states), greedily: the
-    `preferred` choice first as far as it still fits, then classes with the most honour first.
-
-    Within the counts: honoured units of a type in a state are units of that type there, and for
-    pooled types (`CaseTypes.excluded`) the units left over must still fit the other states: the
-    row x[t,s'] + (honoured units of t elsewhere than s' that may go to s') <= limit[t,s'] of the
-    model, tracked here as a slack per (type, state).
-    """
-    n_classes = len(types.link_count)
-    n_states = counts.shape[1]
-    honoured = np.zeros((n_classes, n_states), dtype=np.int64)
-    if n_classes == 0:
-        return honoured
-    used = np.zeros_like(counts)
-    left = types.link_count.astype(np.int64).copy()
-    rows = (types.excluded > 0) & (types.limit > 0)
-    slack = np.where(rows, types.limit - counts, np.iinfo(np.int64).max // 4)
-
-    def take(l: int, s: int, want: int) -> None:
-        t, e = int(types.link_base[l]), int(types.link_excluded[l])
-        k = min(want, int(left[l]), int(counts[t, s] - used[t, s]))
-        others = np.ones(n_states, dtype=bool)
-        others[s] = False
-        if e >= 0:
-            others[e] = False
-        if others.any():
-            k = min(k, int(slack[t, others].min()))
-        if k > 0:
-            honoured[l, s] += k
-            used[t, s] += k
-            left[l] -= k
-            slack[t, others] -= k
-
-    if preferred is not None:
-        for l, s in zip(*np.nonzero(preferred)):
-            take(int(l), int(s), int(preferred[l, s]))
-    for l in np.argsort(-np.array([h.max() for h in types.link_honour], dtype=float), kind="stable"):
-        for k in np.argsort(-types.link_honour[l], kind="stable"):
-            if left[l] == 0:
-                break
-            take(int(l), int(types.link_states[l][k]), int(left[l]))
-    return honoured
-
-
 def links_exchanged(types: CaseTypes, counts: np.ndarray, honoured: np.ndarray, capacity: np.ndarray, need_capacity: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """A plan with more links honoured and every deviation (per state and per cell) as it is: the
     trades of `Packing.exchange_for_links` from `counts` with `honoured` pinned."""
@@ -561,19 +541,41 @@ def warm_start(types: CaseTypes, capacity: np.ndarray, need_capacity: dict[str, 
     """(units per base type and state, honoured link-class units per state) of a good plan. The
     improvement rounds stop at `deadline` (a `time.perf_counter` value; the plan is complete
     before them)."""
-    packing = Packing(types, capacity, need_capacity, target)
-    restricted = (types.limit == 0).any(axis=1)
-    needy = np.zeros(types.n_types, dtype=bool)
-    for q in types.need_persons.values():
-        needy |= q > 0
-    # Restricted and needy units first (they have fewer places to go), then the largest first.
-    order = np.lexsort((-types.burden, -types.persons, ~needy, ~restricted))
-    packing.place_links()
-    for t in order:
-        packing.place(int(t))
-    packing.place_leftovers()
+    packing = _packed(types, capacity, need_capacity, target, shares=False)
+    per_person = types.burden / np.maximum(types.persons, 1)
+    if len(per_person) and per_person.max() > per_person.min() * (1 + 1e-9) and packing.total_deviation() > SHARES_RETRY * float(np.abs(target).sum()):
+        # Burden per person differs between types (weights) and filling the states type by type
+        # left them far from their targets: once more with every type shared out first.
+        shared = _packed(types, capacity, need_capacity, target, shares=True)
+        if shared.total_deviation() < packing.total_deviation():
+            packing = shared
     for _ in range(10):
         if not (packing.single_moves(deadline) | packing.swaps(deadline=deadline)):
             break
     packing.exchange_for_links()
     return packing.counts, honour_given(types, packing.counts, packing.honoured)
+
+
+# The total deviation of the first packing, as a part of the total target, above which a packing
+# with shares (`Packing.place_share`) is tried too.
+SHARES_RETRY = 0.05
+
+
+def _packed(types: CaseTypes, capacity: np.ndarray, need_capacity: dict[str, np.ndarray], target: np.ndarray, shares: bool) -> Packing:
+    """Every unit placed greedily: linked units first, then restricted and needy units (they have
+    fewer places to go), then the largest first; with `shares`, a first share of every type in
+    every state before."""
+    packing = Packing(types, capacity, need_capacity, target)
+    restricted = (types.limit == 0).any(axis=1)
+    needy = np.zeros(types.n_types, dtype=bool)
+    for q in types.need_persons.values():
+        needy |= q > 0
+    order = np.lexsort((-types.burden, -types.persons, ~needy, ~restricted))
+    packing.place_links()
+    if shares:
+        for t in order:
+            packing.place_share(int(t))
+    for t in order:
+        packing.place(int(t))
+    packing.place_leftovers()
+    return packing
