@@ -16,8 +16,18 @@ from .base import Backend, Infeasible, Outcome, no_solution, time_limit
 
 # HiGHS options on top of the defaults. Presolve stays on; see BENCHMARKS.md for what it costs.
 HIGHS_OPTIONS: dict[str, object] = {}
-# The model size (columns) from which presolve is skipped under a time limit (see `solve`).
-PRESOLVE_COLUMNS = 20_000
+# HiGHS does not look at its time limit while it sets up, presolves or separates cuts at the root
+# of a large MIP (BENCHMARKS.md, the hard families: 80 s past a 3.4 s limit on 78,060 columns, 40 s
+# past 1.4 s on 207,559). Under a limit, a model of more than LARGE_MODEL columns is handed to it
+# only with at least SECONDS_PER_COLUMN seconds left per column (1 s per 10,000 columns).
+LARGE_MODEL = 20_000
+SECONDS_PER_COLUMN = 1e-4
+
+
+def in_time(n_cols: int, time_left: float | None) -> bool:
+    """Whether a MIP of `n_cols` columns may be handed to HiGHS with `time_left` seconds left (see
+    LARGE_MODEL)."""
+    return time_left is None or n_cols <= LARGE_MODEL or time_left >= n_cols * SECONDS_PER_COLUMN
 
 
 @cache
@@ -125,10 +135,9 @@ class HighsBackend(Backend):
 
     def solve(self, time_left: float | None, name: str) -> Outcome:
         h, hs = self.h, self.hs
+        if not in_time(self.n_cols, time_left):
+            raise no_solution(name)  # it would not stop in time: the caller keeps the plan in hand
         self._limit(time_left)
-        # HiGHS's presolve does not stop at the time limit: on a large model it has run 17 s of a
-        # 4.5 s limit (BENCHMARKS.md, the distinct-weights family). Under a limit it is skipped there.
-        h.setOptionValue("presolve", "off" if time_left is not None and self.n_cols > PRESOLVE_COLUMNS else "choose")
         start = time.perf_counter()
         run_checked(h, name)
         seconds = time.perf_counter() - start
