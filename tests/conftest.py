@@ -87,6 +87,11 @@ TARGETS: dict[str, tuple[str, str]] = {
     # the one-type relaxation's bounds (issue 13), and moving a plan toward given burdens
     "one_type_bounds": ("optimizer.model.placement", "Relaxation.make"),
     "reach": ("optimizer.model.reach", "Reaching.reach"),
+    "reach_chain": ("optimizer.model.reach", "Reaching._reach_chain"),
+    "reach_release": ("optimizer.model.reach", "Reaching._release"),
+    "warm_start_shares": ("optimizer.model.warmstart", "Packing.place_share"),
+    # HiGHS not handed a large model it would not stop in time
+    "highs_in_time": ("optimizer.model.backends.highs", "in_time"),
 }
 
 
@@ -361,6 +366,30 @@ MUTATIONS: dict[str, Mutation] = {
         "reach",
         returns(lambda self, *args, **kwargs: False),
         ("test_bounds.py::test_reach_moves_a_plan_to_the_burdens_of_another",),
+    ),
+    "reach_chain": Mutation(
+        "no shift passed along a chain of states",
+        "reach_chain",
+        returns(lambda self, *args, **kwargs: False),
+        ("test_bounds.py::test_reach_passes_a_shift_along_a_chain_of_states",),
+    ),
+    "reach_release": Mutation(
+        "linked units never freed on the way to the goal",
+        "reach_release",
+        returns(lambda self, *args, **kwargs: False),
+        ("test_bounds.py::test_reach_frees_linked_units_when_nothing_else_can_move",),
+    ),
+    "warm_start_shares": Mutation(
+        "no first share of every type in the warm start",
+        "warm_start_shares",
+        returns(lambda self, *args, **kwargs: None),
+        ("test_bounds.py::test_warm_start_shares_types_out_when_burden_per_person_differs",),
+    ),
+    "highs_in_time": Mutation(
+        "every model handed to HiGHS whatever the time left",
+        "highs_in_time",
+        returns(lambda *args, **kwargs: True),
+        ("test_bounds.py::test_highs_not_handed_a_model_it_would_not_stop_in_time",),
     ),
 }
 
