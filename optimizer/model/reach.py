@@ -94,7 +94,7 @@ class Reaching(Packing):
         """One free unit from an over-target state to an under-target one: the heaviest that fits
         both gaps."""
         for s in over:
-            free = np.flatnonzero((self.counts[:, s] - self.pinned[:, s] > 0) & (weight <= excess[s] + tol))
+            free = np.flatnonzero(self.free_at(s) & (weight <= excess[s] + tol))
             if not len(free):
                 continue
             for s2 in under:
@@ -118,11 +118,11 @@ class Reaching(Packing):
     def _exchange(self, s: int, s2: int, least: float, most: float, weight: np.ndarray) -> list[tuple[int, int, int]]:
         """Exchange a free unit t of s for a free unit u of s2 whose burdens differ by more than
         `least` and at most `most` (the largest such shift; on a tie the first kinds of unit by
-        burden and persons, then the first types), when both
-        fit where they go: the units moved, as (type, from, to), none when no such exchange fits."""
+        burden and persons, then the first types), when both fit where they go: the units moved,
+        as (type, from, to), none when no such exchange fits."""
         types = self.types
-        ts = np.flatnonzero(self.counts[:, s] - self.pinned[:, s] > 0)
-        us = np.flatnonzero(self.counts[:, s2] - self.pinned[:, s2] > 0)
+        ts = np.flatnonzero(self.free_at(s))
+        us = np.flatnonzero(self.free_at(s2))
         ts = ts[(self.room_at(ts, s2) >= 1) & (weight[ts] > weight[us].min() + least)] if len(us) else ts[:0]
         us = us[(self.room_at(us, s) >= 1) & (weight[us] < weight[ts].max() - least)] if len(ts) else us[:0]
         ts = ts[np.sort(np.unique(self.profile[ts], return_index=True)[1])]
@@ -233,8 +233,9 @@ class Reaching(Packing):
         return None
 
     def _move(self, s: int, s2: int, shift: float, weight: np.ndarray, tol: float) -> list[tuple[int, int, int]]:
-        """One free unit of burden `shift` from s to s2, if one fits there: the unit moved, as (type, from, to), or none."""
-        fit = np.flatnonzero((self.counts[:, s] - self.pinned[:, s] > 0) & (np.abs(weight - shift) <= tol))
+        """One free unit of burden `shift` from s to s2, if one fits there: the unit moved, as
+        (type, from, to), or none."""
+        fit = np.flatnonzero(self.free_at(s) & (np.abs(weight - shift) <= tol))
         fit = fit[self._fits(fit, s2)] if len(fit) else fit
         if not len(fit):
             return []

@@ -63,6 +63,10 @@ class Packing:
     def free(self, t: int) -> np.ndarray:
         return self.counts[t] - self.pinned[t]
 
+    def free_at(self, s: int) -> np.ndarray:
+        """Per type, whether it has a unit in state s that is not pinned there."""
+        return self.counts[:, s] - self.pinned[:, s] > 0
+
     def room(self, t: int | np.ndarray) -> np.ndarray:
         """More units of type t each state may take by the type's own bounds: its limit there and,
         once linked units are pinned, the model's row for pooled exclusions (the units left free
@@ -428,7 +432,7 @@ class Packing:
         t, e = int(types.link_base[l]), int(types.link_excluded[l])
         w, origin = float(types.burden[t]), int(types.origin[t])
         left = int(types.link_count[l] - self.honoured[l].sum())
-        at_s1 = np.flatnonzero((self.counts[:, s1] - self.pinned[:, s1] > 0) & (types.origin == origin))
+        at_s1 = np.flatnonzero(self.free_at(s1) & (types.origin == origin))
         for u in at_s1[np.argsort(types.burden[at_s1], kind="stable")]:
             u = int(u)
             k = types.burden[u] / w
@@ -479,7 +483,7 @@ class Packing:
                     break
                 short_persons = types.persons[t] - (self.cap[s] - self.persons[s])
                 short_needs = {n: q[t] - (self.need_cap[n][s] - self.need_used[n][s]) for n, q in self.need_of.items()}
-                free = np.flatnonzero(self.counts[:, s] - self.pinned[:, s] > 0)
+                free = np.flatnonzero(self.free_at(s))
                 free = free[free != t]
                 needed = [n for n, short in short_needs.items() if short > 0]
                 if needed:
