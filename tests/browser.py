@@ -68,3 +68,9 @@ def wait_for_new_status(driver, before: str, timeout: float = 60) -> str:
         return text if text and text != before else False
 
     return WebDriverWait(driver, timeout, poll_frequency=0.02).until(changed)
+
+
+def current_status(driver, timeout: float = 60) -> str:
+    """The results' status line as soon as it can be read (right after the page loads its script
+    may be swapping the results in, and an element found then can be gone when read)."""
+    return wait_for_new_status(driver, "", timeout)

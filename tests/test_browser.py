@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from browser import MISSING, chromium, move_slider, wait_for_new_status
+from browser import MISSING, chromium, current_status, move_slider, wait_for_new_status
 from conftest import INPUTS
 
 if MISSING:
@@ -42,7 +42,7 @@ def fill(driver, column: str, code: str) -> str:
 
 
 def test_moving_a_weight_updates_the_table_and_the_map(page):
-    status = page.find_element(By.ID, "status").text
+    status = current_status(page)
     assert status.startswith("pact-2024: Population 50.0%, GDP 50.0%")
     before = {code: (cell(page, "quotas", code, 5), fill(page, "per_1000", code)) for code in ("DE", "PL", "IE")}
     started = time.perf_counter()
@@ -69,7 +69,7 @@ def test_moving_a_weight_updates_the_table_and_the_map(page):
 def test_a_new_preset_resets_the_sliders_in_the_page(page):
     # The sliders come back out of band with the results (htmx's hx-swap-oob): only a browser shows
     # that they really replace the old ones.
-    status = page.find_element(By.ID, "status").text
+    status = current_status(page)
     exclude = page.find_element(By.NAME, "exclude")
     exclude.send_keys("LI")  # eu-2015 inverts unemployment, which Liechtenstein lacks
     status = wait_for_new_status(page, status)
@@ -87,7 +87,7 @@ def test_a_new_preset_resets_the_sliders_in_the_page(page):
 
 
 def test_a_family_plan_solves_from_the_page(page):
-    status = page.find_element(By.CSS_SELECTOR, "#status, #error").text
+    status = current_status(page)
     Select(page.find_element(By.NAME, "data")).select_by_value("shipped:example_states_2023.csv")
     status = wait_for_new_status(page, status)
     Select(page.find_element(By.NAME, "cases")).select_by_value("shipped:example_cases_2023.csv")
