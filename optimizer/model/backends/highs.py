@@ -6,6 +6,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -13,23 +14,10 @@ import numpy as np
 from ...errors import SolverError
 from ...results import Status
 from .base import Backend, Infeasible, Outcome, no_solution, time_limit
+from .bounded import Overrun, call_bounded
 
 # HiGHS options on top of the defaults. Presolve stays on; see BENCHMARKS.md for what it costs.
 HIGHS_OPTIONS: dict[str, object] = {}
-# HiGHS does not look at its time limit while it sets up, presolves or separates cuts at the root
-# of a large MIP (BENCHMARKS.md, the hard families: 80 s past a 3.4 s limit on 78,060 columns, 40 s
-# past 1.4 s on 207,559). Under a limit, a model of more than LARGE_MODEL columns is handed to it
-# only with at least SECONDS_PER_COLUMN seconds left per column (1 s per 10,000 columns).
-LARGE_MODEL = 20_000
-SECONDS_PER_COLUMN = 1e-4
-
-
-def in_time(n_cols: int, time_left: float | None) -> bool:
-    """Whether a MIP of `n_cols` columns may be handed to HiGHS with `time_left` seconds left (see
-    LARGE_MODEL)."""
-    return time_left is None or n_cols <= LARGE_MODEL or time_left >= n_cols * SECONDS_PER_COLUMN
-
-
 @cache
 def silence_highs_banner() -> None:
     """HiGHS >= 1.16 prints a copyright banner on stdout when a process makes its first `Highs`
@@ -134,13 +122,20 @@ class HighsBackend(Backend):
         self.h.setOptionValue("time_limit", limit if limit is not None else np.inf)
 
     def solve(self, time_left: float | None, name: str) -> Outcome:
-        h, hs = self.h, self.hs
-        if not in_time(self.n_cols, time_left):
-            raise no_solution(name)  # it would not stop in time: the caller keeps the plan in hand
         self._limit(time_left)
         start = time.perf_counter()
+        try:
+            # in a copy of this process that is killed when the limit has passed (`bounded`)
+            outcome = call_bounded(lambda: self._solve_here(name), time_limit(time_left))
+        except Overrun:
+            raise no_solution(name) from None  # the caller keeps the plan in hand
+        except RuntimeError as error:
+            raise SolverError(f"stage '{name}': {error}") from None
+        return replace(outcome, seconds=time.perf_counter() - start)
+
+    def _solve_here(self, name: str) -> Outcome:
+        h, hs = self.h, self.hs
         run_checked(h, name)
-        seconds = time.perf_counter() - start
         model_status = h.getModelStatus()
         info = h.getInfo()
         if model_status == hs.HighsModelStatus.kOptimal:
@@ -152,7 +147,7 @@ class HighsBackend(Backend):
         else:
             raise no_solution(name)
         values = np.asarray(h.getSolution().col_value)
-        return Outcome(status, float(info.objective_function_value), reported_gap(info, gap), values, seconds)
+        return Outcome(status, float(info.objective_function_value), reported_gap(info, gap), values, 0.0)
 
     def solve_relaxation(self, time_left: float | None, name: str) -> tuple[float, np.ndarray] | None:
         h, hs = self.h, self.hs
