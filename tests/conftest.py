@@ -92,6 +92,8 @@ TARGETS: dict[str, tuple[str, str]] = {
     "warm_start_shares": ("optimizer.model.warmstart", "Packing.place_share"),
     # HiGHS run in a copy of the process, killed when the time limit has passed
     "highs_bounded": ("optimizer.model.backends.highs", "call_bounded"),
+    # the model's rows handed to HiGHS in one call when a solve needs them
+    "highs_hand_over": ("optimizer.model.backends.highs", "HighsBackend.add_rows"),
 }
 
 
@@ -390,6 +392,12 @@ MUTATIONS: dict[str, Mutation] = {
         "highs_bounded",
         returns(lambda call, seconds: call()),
         ("test_bounds.py::test_highs_stopped_at_the_time_limit_when_it_does_not_stop_itself",),
+    ),
+    "highs_hand_over": Mutation(
+        "rows handed to HiGHS as each group of rows is added",
+        "highs_hand_over",
+        lambda real: lambda self, *args: (real(self, *args), self._hand_over())[0],
+        ("test_bounds.py::test_highs_gets_the_rows_in_one_call_per_solve",),
     ),
 }
 
