@@ -62,9 +62,12 @@ _RISKY_START = re.compile("\x00[" + re.escape("".join(_FORMULA_PREFIXES)) + "]")
 
 def _risky(values: list) -> list[int]:
     """The positions of the text cells that `neutralise` would change (usually none)."""
-    texts = [value for value in values if isinstance(value, str)]
+    try:
+        joined = "\x00".join(values)  # all text, the usual case: no per-cell test in Python
+    except TypeError:
+        joined = "\x00".join(value for value in values if isinstance(value, str))
     # a literal first character: the regex engine jumps from one "\x00" to the next
-    if not texts or not _RISKY_START.search("\x00" + "\x00".join(texts)):
+    if not joined or not _RISKY_START.search("\x00" + joined):
         return []
     return [i for i, value in enumerate(values) if isinstance(value, str) and value[:1] in _PREFIX_CHARS]
 
