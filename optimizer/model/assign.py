@@ -142,37 +142,61 @@ def assign_units(types: CaseTypes, counts: np.ndarray, honoured: np.ndarray) -> 
     excluded from a state are handed out first, never to that state: `spread`)."""
     n_states = counts.shape[1]
     state = np.full(len(types.unit_base), -1, dtype=np.int64)
+    slots = counts.astype(np.int64).copy()
+    _honoured_units(types, honoured, state, slots)
+    slots = np.maximum(slots, 0)
     order = np.lexsort((types.unit_rank, types.unit_base))
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(types.unit_base, minlength=types.n_types))])
-    classes_of: dict[int, list[int]] = {}
-    for l, t in enumerate(types.link_base):
-        classes_of.setdefault(int(t), []).append(l)
+    rest = order[state[order] < 0]
+    pooled = types.excluded.any(axis=1)
+    plain = rest[~pooled[types.unit_base[rest]]]
+    _in_state_order(types.unit_base[plain], plain, slots, state)
     every = np.arange(n_states)
-    for t in range(types.n_types):
-        units = order[bounds[t] : bounds[t + 1]]
-        slots = counts[t].copy()
-        for l in classes_of.get(t, []):
-            members = units[types.unit_link[units] == l]
-            cursor = 0
-            for s in np.flatnonzero(honoured[l]):
-                k = int(honoured[l, s])
-                state[members[cursor : cursor + k]] = s
-                cursor += k
-                slots[s] -= k
-        rest = units[state[units] < 0]
-        slots = np.maximum(slots, 0)
-        if types.excluded[t].any():
-            kind = types.unit_excluded[rest]
-            z, z_plain = spread(np.bincount(kind[kind >= 0], minlength=n_states), int((kind < 0).sum()), slots)
-            for e in range(-1, n_states):
-                mine = rest[kind == e]
-                if len(mine):
-                    places = np.repeat(every, z_plain if e < 0 else z[e])
-                    state[mine[: len(places)]] = places
-        else:
-            places = np.repeat(every, slots)
-            state[rest[: len(places)]] = places[: len(rest)]
+    bounds = np.searchsorted(types.unit_base[rest], np.arange(types.n_types + 1))
+    for t in np.flatnonzero(pooled):
+        mine_all = rest[bounds[t] : bounds[t + 1]]
+        kind = types.unit_excluded[mine_all]
+        z, z_plain = spread(np.bincount(kind[kind >= 0], minlength=n_states), int((kind < 0).sum()), slots[t])
+        for e in range(-1, n_states):
+            mine = mine_all[kind == e]
+            if len(mine):
+                places = np.repeat(every, z_plain if e < 0 else z[e])
+                state[mine[: len(places)]] = places
     return state
+
+
+def _honoured_units(types: CaseTypes, honoured: np.ndarray, state: np.ndarray, slots: np.ndarray) -> None:
+    """Each link class's honoured units, in case id order, to its states in state order (the
+    class's count there); their places taken from `slots`."""
+    linked = np.flatnonzero(types.unit_link >= 0)
+    if not len(linked) or not honoured.any():
+        return
+    members = linked[np.lexsort((types.unit_rank[linked], types.unit_link[linked]))]
+    first = np.searchsorted(types.unit_link[members], np.arange(honoured.shape[0]))
+    classes, states = np.nonzero(honoured)  # by class, then state
+    k = honoured[classes, states]
+    given_class = np.repeat(classes, k)
+    # where each class's run begins among the units given out (classes in order)
+    runs = np.concatenate([[0], np.cumsum(np.bincount(classes, weights=k, minlength=honoured.shape[0]).astype(np.int64))])
+    within = np.arange(len(given_class)) - runs[given_class]
+    state[members[first[given_class] + within]] = np.repeat(states, k)
+    np.subtract.at(slots, (types.link_base[classes], states), k)
+
+
+def _in_state_order(base: np.ndarray, units: np.ndarray, slots: np.ndarray, state: np.ndarray) -> None:
+    """Units (grouped by base type, in case id order within) into their type's slots, state by
+    state: the i-th unit of type t goes to the first state whose running count of t's slots
+    exceeds i; units beyond the slots stay unplaced."""
+    if not len(units):
+        return
+    n_types, n_states = slots.shape
+    first = np.searchsorted(base, np.arange(n_types))
+    position = np.arange(len(units)) - first[base]
+    running = np.cumsum(slots, axis=1)
+    step = int(running[:, -1].max()) + 1 if n_states else 1
+    keys = (running + np.arange(n_types)[:, None] * step).reshape(-1)
+    at = np.searchsorted(keys, base * step + position, side="right") - base * n_states
+    placed = at < n_states
+    state[units[placed]] = at[placed]
 
 
 def _case_table(cases: pd.DataFrame, case_state: np.ndarray, codes: list[str], weights: np.ndarray, reasons: np.ndarray) -> pd.DataFrame:

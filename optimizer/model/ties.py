@@ -20,9 +20,18 @@ def room(types: CaseTypes, honoured: np.ndarray) -> np.ndarray:
     """Units each type may have in each state: its limit, less (on the pooled rows, see
     hall_rows) the honoured units of the type pinned elsewhere that may also go there."""
     out = types.limit.astype(float).copy()
-    for t, b in zip(*np.nonzero(hall_rows(types))):
-        for l in np.flatnonzero((types.link_base == t) & (types.link_excluded != b)):
-            out[t, b] -= honoured[l].sum() - honoured[l, b]
+    rows = hall_rows(types)
+    classes = np.flatnonzero(rows[types.link_base].any(axis=1))  # of types with such rows
+    if not len(classes):
+        return out
+    held = honoured[classes].astype(float)
+    elsewhere = held.sum(axis=1, keepdims=True) - held  # per class and state b: honoured outside b
+    excluded = types.link_excluded[classes]
+    has = excluded >= 0
+    elsewhere[np.flatnonzero(has), excluded[has]] = 0.0  # a class's own excluded state: not counted
+    pinned = np.zeros(out.shape)
+    np.add.at(pinned, types.link_base[classes], elsewhere)
+    out[rows] -= pinned[rows]
     return out
 
 
