@@ -57,6 +57,9 @@ class _Plan:
         pairs, self.kind = np.unique(np.stack([types.burden.astype(float), types.persons.astype(float)], axis=1), axis=0, return_inverse=True)
         self.kind = self.kind.reshape(-1)
         self.kind_burden, self.kind_persons = pairs[:, 0], pairs[:, 1]
+        # per kind and state: how many types have a unit there that may move (not honoured)
+        self.movable = np.zeros((len(pairs), counts.shape[1]), dtype=np.int64)
+        np.add.at(self.movable, self.kind, (self.counts - self.pinned >= 1).astype(np.int64))
         self.cells = problem.cells  # origins: a move must not change the total cell deviation either
         self.cell_burden = self.cells.burden(types, self.counts) if self.cells is not None else None
 
@@ -103,8 +106,10 @@ class _Plan:
 
     def move(self, t: int, a: int, b: int) -> None:
         types = self.types
+        before = self.counts[t, [a, b]] - self.pinned[t, [a, b]] >= 1
         self.counts[t, a] -= 1
         self.counts[t, b] += 1
+        self.movable[self.kind[t], [a, b]] += (self.counts[t, [a, b]] - self.pinned[t, [a, b]] >= 1).astype(np.int64) - before
         if self.cell_burden is not None and types.origin[t] >= 0:
             self.cell_burden[types.origin[t], a] -= types.burden[t]
             self.cell_burden[types.origin[t], b] += types.burden[t]
@@ -121,6 +126,22 @@ class _Plan:
         e = self.burden - problem.target
         return float(2 * (e[a] / scale[a] - e[b] / scale[b]) / (1 / scale[a] + 1 / scale[b]))
 
+    def may_shift(self) -> np.ndarray:
+        """(states x states): False where `tied_exchange` finds nothing either way for certain,
+        because the tied shift is no whole multiple of the burden unit (its first test, for
+        every pair at once; 200 regions are 19,900 pairs), with room to spare for float noise."""
+        problem = self.problem
+        n = len(self.burden)
+        unit = problem.unit
+        if unit is None:
+            return np.ones((n, n), dtype=bool)
+        scale = problem.scales()
+        r = (self.burden - problem.target) / scale
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shift = 2 * (r[:, None] - r[None, :]) / (1 / scale[:, None] + 1 / scale[None, :])
+            off = np.abs(shift / unit - np.round(shift / unit)) * unit
+        return ~(off > 4 * _TOL * np.maximum(1.0, np.abs(shift)))
+
     def tied_exchange(self, a: int, b: int) -> tuple[int, int | None] | str | None:
         """A unit of some type t from a to b (and, for an exchange, one of type u back), or "swap"
         for a swap of everything a and b hold, that changes no objective and gives b more (more
@@ -131,25 +152,31 @@ class _Plan:
         unit = self.problem.unit
         if unit is not None and abs(shift / unit - round(shift / unit)) * unit > close:
             return None  # every move shifts a whole multiple of the burden unit: none shifts this
-        present_a = np.flatnonzero(self.counts[:, a] - self.pinned[:, a] >= 1)
-        if not len(present_a):
+        # Which kinds of unit (burden, persons) a and b hold that may move: the tests that depend on
+        # the kinds only are decided for the few kinds, not the many types.
+        kinds_a = np.flatnonzero(self.movable[:, a])
+        if not len(kinds_a):
             return "swap" if self._can_swap(a, b, shift, close) else None  # a has no unit to give
-        present_b = np.flatnonzero(self.counts[:, b] - self.pinned[:, b] >= 1)
-        for t in present_a[np.abs(types.burden[present_a] - shift) <= close]:
-            if self.same_objectives(a, b, float(types.burden[t])) and self.can_move(t, a, b) and self.cells_same([(t, a, b)]):
-                return int(t), None
+        present_a = None
+        if (np.abs(self.kind_burden[kinds_a] - shift) <= close).any():
+            present_a = np.flatnonzero(self.counts[:, a] - self.pinned[:, a] >= 1)
+            for t in present_a[np.abs(types.burden[present_a] - shift) <= close]:
+                if self.same_objectives(a, b, float(types.burden[t])) and self.can_move(t, a, b) and self.cells_same([(t, a, b)]):
+                    return int(t), None
         if shift < -close:
             return None  # b would lose burden
-        # Pairs (t in a, u in b) whose exchange moves exactly the tied shift, found among the few
-        # kinds of unit (burden, persons) rather than the many types: which exchanges pass the
-        # tests below that depend on the kinds only is decided once per pair of kinds.
-        kind_a, kind_b = self.kind[present_a], self.kind[present_b]
-        kinds_a, of_a = np.unique(kind_a, return_inverse=True)
-        kinds_b, of_b = np.unique(kind_b, return_inverse=True)
+        # Pairs (t in a, u in b) whose exchange moves exactly the tied shift.
+        kinds_b = np.flatnonzero(self.movable[:, b])
         gained = self.kind_burden[kinds_a][:, None] - self.kind_burden[kinds_b][None, :]
         fits = np.abs(gained - shift) <= close
         # b would gain nothing a reader sees
         fits &= ~((np.abs(gained) <= close) & (self.kind_persons[kinds_a][:, None] <= self.kind_persons[kinds_b][None, :]))
+        if not fits.any():
+            return "swap" if self._can_swap(a, b, shift, close) else None
+        if present_a is None:
+            present_a = np.flatnonzero(self.counts[:, a] - self.pinned[:, a] >= 1)
+        present_b = np.flatnonzero(self.counts[:, b] - self.pinned[:, b] >= 1)
+        of_a, of_b = np.searchsorted(kinds_a, self.kind[present_a]), np.searchsorted(kinds_b, self.kind[present_b])
         for i, j in np.argwhere(fits):
             fits[i, j] = self.same_objectives(a, b, float(gained[i, j]))
         for i in np.flatnonzero(fits[of_a].any(axis=1)):
@@ -185,6 +212,7 @@ class _Plan:
 
     def swap(self, a: int, b: int) -> None:
         self.counts[:, [a, b]] = self.counts[:, [b, a]]
+        self.movable[:, [a, b]] = self.movable[:, [b, a]]  # nothing is honoured in either (`_can_swap`)
         if self.cell_burden is not None:
             self.cell_burden[:, [a, b]] = self.cell_burden[:, [b, a]]
         for tally in [self.burden, self.persons, *self.needs.values()]:
@@ -207,8 +235,11 @@ def settle_ties(problem: Problem, counts: np.ndarray, honoured: np.ndarray, code
     tied: dict[tuple[int, int], None] = {}
     for _ in range(10 * int(problem.types.count.sum()) + 10):
         changed = False
+        shifting = plan.may_shift()
         for i, first in enumerate(order):
             for later in order[i + 1 :]:
+                if not shifting[later, first]:
+                    continue
                 found = plan.tied_exchange(later, first)
                 if found is None:
                     if plan.tied_exchange(first, later) is not None:
@@ -223,6 +254,7 @@ def settle_ties(problem: Problem, counts: np.ndarray, honoured: np.ndarray, code
                         plan.move(u, first, later)
                 tied[(first, later)] = None
                 changed = True
+                shifting = plan.may_shift()
         if not changed:
             break
     persons = plan.persons
