@@ -137,7 +137,8 @@ def _allowed_states(cases: pd.DataFrame, excluded: np.ndarray, unit_of_case: np.
     rows = np.flatnonzero(excluded != "")
     if len(rows):
         inverse, masks = _code_masks(excluded[rows], code_pos, n_states)
-        np.logical_and.at(allowed, unit_of_case[rows], masks[inverse] == 0)
+        row, state, _ = _entries(inverse, masks)
+        allowed[unit_of_case[rows][row], state] = False
     reason = np.where(allowed.any(axis=1), 0, 1)
     if hard_links:
         links = cases["links"].to_numpy(dtype=object)
@@ -149,6 +150,18 @@ def _allowed_states(cases: pd.DataFrame, excluded: np.ndarray, unit_of_case: np.
         reason[no_link_state] = np.where(cases_in_unit[no_link_state] > 1, 3, 2)
     reason[(reason == 0) & ~allowed.any(axis=1)] = 4
     return allowed, reason
+
+
+def _entries(inverse: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The non-zero entries of masks[inverse] as (row, state, value), without making that dense
+    (rows x states) array: a case names a few states, a state table may have hundreds."""
+    held_row, held_state = np.nonzero(masks)
+    per_mask = np.bincount(held_row, minlength=len(masks))
+    first = np.concatenate([[0], np.cumsum(per_mask)[:-1]])
+    k = per_mask[inverse]
+    row = np.repeat(np.arange(len(inverse)), k)
+    entry = np.repeat(first[inverse], k) + (np.arange(len(row)) - np.repeat(np.cumsum(k) - k, k))
+    return row, held_state[entry], masks[held_row[entry], held_state[entry]]
 
 
 @dataclass(frozen=True)
@@ -173,17 +186,15 @@ def _link_classes(links: np.ndarray, unit_of_case: np.ndarray, allowed: np.ndarr
     inverse, masks = _code_masks(links[rows], code_pos, n_states)
     linked_units, where = np.unique(unit_of_case[rows], return_inverse=True)
     honour = np.zeros((len(linked_units), n_states), dtype=np.int64)
-    np.add.at(honour, where, masks[inverse])
+    row, state, value = _entries(inverse, masks)
+    np.add.at(honour, (where[row], state), value)
     honour *= allowed[linked_units]
     keep = honour.any(axis=1)
     linked_units, honour = linked_units[keep], honour[keep]
     if not len(linked_units):
         return _NO_LINKS
-    frame = pd.DataFrame(honour, columns=[f"s{s}" for s in range(n_states)])
-    frame.insert(0, "excluded", unit_excluded[linked_units])
-    frame.insert(0, "base", unit_base[linked_units])
     # sorted keys: the classes (and so the model's columns) do not depend on the order of the rows
-    classes = frame.groupby(list(frame.columns), sort=True).ngroup().to_numpy().astype(np.int64)
+    classes = row_groups([unit_base[linked_units], unit_excluded[linked_units], *honour.T])
     unit_link = np.full(len(unit_base), -1, dtype=np.int64)
     unit_link[linked_units] = classes
     first = np.unique(classes, return_index=True)[1]
@@ -250,7 +261,7 @@ def build_types(cases: pd.DataFrame, codes: list[str], settings: Settings) -> Ca
     key.update({"persons": persons, "burden": burden, "pattern": pattern, "reason": reason})
     key.update({f"need:{n}": q for n, q in unit_need.items()})
     # sorted keys: the types (and so the model's columns) do not depend on the order of the rows
-    unit_base = pd.DataFrame(key).groupby(list(key), sort=True).ngroup().to_numpy().astype(np.int64)
+    unit_base = row_groups(list(key.values()))
     n_types = int(unit_base.max()) + 1 if n_units else 0
     first_unit = np.unique(unit_base, return_index=True)[1]
 
@@ -292,10 +303,30 @@ def build_types(cases: pd.DataFrame, codes: list[str], settings: Settings) -> Ca
     )
 
 
+def row_groups(columns: list[np.ndarray]) -> np.ndarray:
+    """Per row, the number of its distinct tuple of values (one per column), tuples numbered in
+    sorted order: a sorted groupby's `ngroup`, with one stable lexsort instead of a factorisation
+    per column (a link class key has a column per state)."""
+    n = len(columns[0]) if columns else 0
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort(columns[::-1])  # the first column is the primary key
+    new = np.zeros(n, dtype=bool)
+    new[0] = True
+    for column in columns:
+        ordered = column[order]
+        new[1:] |= ordered[1:] != ordered[:-1]
+    groups = np.empty(n, dtype=np.int64)
+    groups[order] = np.cumsum(new) - 1
+    return groups
+
+
 def _unit_rank(case_ids: np.ndarray, unit_of_case: np.ndarray, n_units: int) -> np.ndarray:
     """Each unit's place (1, 2, ...) in the order of its smallest case id: the order in which
     case ids are handed out, whatever the order of the rows. Case ids are unique, so no ties."""
-    order = pd.factorize(pd.Series(case_ids, dtype=object), sort=True)[0]
+    ids = pd.Series(case_ids, dtype=object)
+    # already in order (case ids are unique), as most case lists are: no sort of a million strings
+    order = np.arange(len(ids)) if ids.is_monotonic_increasing else pd.factorize(ids, sort=True)[0]
     smallest = np.full(n_units, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(smallest, unit_of_case, order)
     rank = np.empty(n_units, dtype=np.int64)
