@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
-import threading
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import pandas as pd
 import typer
@@ -30,6 +28,9 @@ from .pipeline import key_for, merge, run
 from .io.scenario import load_scenario
 from .participants import split_codes
 from .settings import ScenarioSettings, Sensitivity, Solver, choice, validation_problem
+
+if TYPE_CHECKING:
+    from .report.workerstart import WorkerProcess
 
 app = typer.Typer(
     name="relocate",
@@ -271,6 +272,7 @@ def _scenario_settings(
 
 @app.command()
 def solve(
+    ctx: typer.Context,
     scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML (optional: flags can say it all).")] = None,
     states: Annotated[Optional[Path], typer.Option("--states", help="States CSV.")] = None,
     cases: Annotated[Optional[Path], typer.Option("--cases", help="Cases CSV (family cases to place).")] = None,
@@ -338,7 +340,7 @@ def solve(
 
     parse_formats(report)  # a typo fails now, not after the solve
     _check_out(out, force, _input_paths(scenario, settings, base_dir))
-    with charts_drawn_meanwhile(report) as charts_worker:
+    with charts_drawn_meanwhile(report, ctx.obj) as charts_worker:
         # A scenario with a [pool]: its solidarity account goes into the reports (before solving, so a bad pool fails first).
         pool = solidarity_account(settings, base_dir, scenario=scenario) if settings.pool is not None else None
         result = run(settings, base_dir, name=(settings.title or (scenario.stem if scenario else "plan")), destinations=_pledged(pool))
@@ -418,6 +420,7 @@ app.command(name="solidarity")(solidarity_command)
 
 @app.command(name="compare")
 def compare_command(
+    ctx: typer.Context,
     scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML; its \\[\\[variants]] tables are the variants, its own settings the base.")] = None,
     states: Annotated[Optional[Path], typer.Option("--states", help="States CSV.")] = None,
     cases: Annotated[Optional[Path], typer.Option("--cases", help="Cases CSV (family cases to place).")] = None,
@@ -460,7 +463,7 @@ def compare_command(
         raise InputError("nothing to compare: give --formula NAME (repeat it) or a scenario with [[variants]] tables")
     out = _out_folder(out, scenario, "comparison")
     _check_out(out, force, _input_paths(scenario, base, base_dir, variants))
-    with charts_drawn_meanwhile(report) as charts_worker:
+    with charts_drawn_meanwhile(report, ctx.obj) as charts_worker:
         comparison = _with_progress(run_comparison, base, variants, base_dir, sensitivity)
         if charts_worker is not None:
             charts_worker.submit(comparison.results, comparison)
@@ -524,15 +527,16 @@ def _is_usage_error(err: Exception) -> bool:
     return callable(getattr(err, "format_message", None)) and isinstance(getattr(err, "exit_code", None), int)
 
 
-def main() -> None:
-    """Entry point: run the app, turning our errors into one line and an exit code."""
+def main(chart_worker: WorkerProcess | None = None) -> None:
+    """Entry point: run the app, turning our errors into one line and an exit code.
+    `chart_worker`: a chart worker's process started before the imports (`optimizer.launch`)."""
     from .interrupts import Interrupted, message as interrupted
     from .io.output import release_outputs
     from .runfacts import run_date
 
     try:
         run_date()  # a bad SOURCE_DATE_EPOCH fails every command at once, not after its work
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, obj=chart_worker)
     except (KeyboardInterrupt, Interrupted):
         stderr.print(interrupted())
         sys.exit(130)
@@ -566,35 +570,3 @@ def main() -> None:
     finally:
         release_outputs()  # the output folder's lock, taken before the work (io.output.prepare_output)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-def entry() -> None:
-    """The console script and `python -m optimizer`: `main()`, then leave without the interpreter's
-    teardown. Freeing every pandas, matplotlib and HiGHS object at exit takes about 0.2 s, a tenth
-    of a 10,000-case run, for memory the system reclaims anyway; every file is closed by then, and
-    stdout and stderr are flushed here."""
-    from .interrupts import Interrupted, message as interrupted
-
-    try:
-        main()
-        code = 0
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-        if isinstance(done.code, str):
-            print(done.code, file=sys.stderr)
-    except Interrupted:  # Ctrl-C while main was already printing its last line
-        print(interrupted(), file=sys.stderr)
-        code = 130
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command is over: a Ctrl-C now changes nothing
-    if sys.getprofile() is not None or sys.gettrace() is not None:
-        sys.exit(code)  # a profiler or coverage is watching: let it write its results at exit
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        pass  # the reader left (e.g. `| head`): not an error of ours
-    try:
-        sys.stderr.flush()
-    except OSError:
-        pass
-    os._exit(code)

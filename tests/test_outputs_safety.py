@@ -461,8 +461,8 @@ def test_user_text_is_neutralised_in_csv_and_escaped_in_html(tmp_path):
 FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__", "input", "breakpoint"}
 FORBIDDEN_MODULES = {"pickle", "cPickle", "dill", "marshal", "shelve", "joblib", "yaml", "subprocess", "runpy", "code"}
 # The one child process the package starts, with a fixed command line and JSON both ways.
-# the chart worker's fixed command; the answer of the solver's own fork, through a pipe it made
-ALLOWED_IMPORTS = {("chartworker.py", "subprocess"), ("bounded.py", "pickle")}
+# the chart worker's fixed command (started by workerstart); the answer of the solver's own fork, through a pipe it made
+ALLOWED_IMPORTS = {("workerstart.py", "subprocess"), ("bounded.py", "pickle")}
 FORBIDDEN_ATTRIBUTES = {"read_pickle", "to_pickle", "eval", "query", "system", "popen", "import_module", "load_module", "exec_module"}
 
 

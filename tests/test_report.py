@@ -297,6 +297,26 @@ def test_charts_drawn_by_the_worker_are_the_charts_drawn_here(tmp_path, monkeypa
     assert (gone / "charts" / "map-1.png").read_bytes() == (here / "charts" / "map-1.png").read_bytes()
 
 
+def test_chart_worker_started_before_the_imports():
+    """`relocate solve` and `relocate compare` start the chart worker before they import pandas
+    (`optimizer.launch`), when the command line says the reports will have charts; the reports
+    then use that very process, and one that is not wanted after all is ended."""
+    from optimizer.report.workerstart import early_worker, wants_charts
+
+    assert wants_charts(["solve", "x.toml"]) and wants_charts(["compare", "--report", "json,md", "x.toml"])
+    assert wants_charts(["solve", "--report=html"]) and wants_charts(["--version", "solve"])
+    assert not wants_charts(["solve", "--report", "none"]) and not wants_charts(["solve", "--report=xlsx,json"])
+    assert not wants_charts(["ledger", "status"]) and not wants_charts(["solve", "--help"]) and not wants_charts([])
+    early = early_worker(["solve", "x.toml"])
+    assert early is not None and early_worker(["apportion", "x.csv"]) is None
+    with charts_drawn_meanwhile(None, early) as worker:
+        assert worker._process is early and early.poll() is None
+    assert early.poll() is not None  # ended with the reports
+    unused = early_worker(["solve"])
+    with charts_drawn_meanwhile("json", unused) as worker:
+        assert worker is None and unused.poll() is not None
+
+
 def test_solve_and_compare_leave_the_charts_to_the_worker(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(document_module, "draw_all", lambda variants: pytest.fail("charts drawn by the command, not its worker"))
     scenario = INPUTS / "scenarios" / "eu-2015-relocation.toml"

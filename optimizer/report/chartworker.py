@@ -24,10 +24,9 @@ import json
 import math
 import os
 import signal
-import subprocess
 import sys
 import threading
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -36,39 +35,28 @@ from ..metrics import FairnessMetrics, PlanMetrics, result_metrics
 from .charts import Chart, build as draw_charts, png, rc_settings, svg
 from .geometry import europe
 from .maps import build as draw_maps
+from .workerstart import end, spawn
 
-# The package's parent folder: the worker imports this very copy of `optimizer`.
-_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+if TYPE_CHECKING:
+    from .workerstart import WorkerProcess
 
 
 class ChartWorker:
     """The parent's side: `start`, then `submit` the variants, then `charts` (once), then `close`."""
 
-    def __init__(self, process: subprocess.Popen, formats: tuple[str, ...]):
+    def __init__(self, process: WorkerProcess, formats: tuple[str, ...]):
         self._process = process
         self._formats = formats
         self._submitted = False
         self._answer: list[Chart] | None = None
 
     @classmethod
-    def start(cls, formats: tuple[str, ...]) -> ChartWorker | None:
-        """A worker starting up that will save each chart in `formats` ("svg", "png"), or None
-        when no process can be started (then the command draws in-process)."""
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PACKAGE_ROOT), env.get("PYTHONPATH")]))
-        debug = bool(os.environ.get("RELOCATE_DEBUG"))
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "optimizer.report.chartworker"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=None if debug else subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-            )
-        except OSError:
-            return None
-        return cls(process, formats)
+    def start(cls, formats: tuple[str, ...], process: WorkerProcess | None = None) -> ChartWorker | None:
+        """A worker that will save each chart in `formats` ("svg", "png"): `process` (one started
+        early, `workerstart.early_worker`) or one starting up now; None when no process can be
+        started (then the command draws in-process)."""
+        process = process if process is not None else spawn()
+        return cls(process, formats) if process is not None else None
 
     def submit(self, results: list, comparison: object | None = None) -> None:
         """Ask for the charts of these `pipeline.RunResult`s (with a `compare.Comparison`, its
@@ -100,12 +88,7 @@ class ChartWorker:
 
     def close(self) -> None:
         """End the worker (at once: its answer is read or no longer wanted)."""
-        if self._process.poll() is None:
-            self._process.kill()
-        self._process.wait()
-        for stream in (self._process.stdin, self._process.stdout):
-            if stream is not None and not stream.closed:
-                stream.close()
+        end(self._process)
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 # The renderers as modules (an import of the package itself would be a cycle with its lazy names).
 import optimizer.report.charts as charts
@@ -19,9 +19,13 @@ from ..errors import InputError
 from ..io.output import write_content
 from ..pipeline import RunResult
 from .chartworker import ChartWorker
+from .workerstart import end
 from .document import build
 from .files import read_run
 from .solidarity import SolidaritySection
+
+if TYPE_CHECKING:
+    from .workerstart import WorkerProcess
 
 # Every report format, in the order --report lists them.
 RENDERERS = (html, markdown, excel, jsonreport, charts)
@@ -57,11 +61,14 @@ def chart_formats(formats: str | None) -> tuple[str, ...]:
 
 
 @contextmanager
-def charts_drawn_meanwhile(formats: str | None) -> Iterator[ChartWorker | None]:
-    """A `chartworker.ChartWorker` started now when the reports of `formats` have charts (None
-    otherwise); `submit` it the results when they exist and pass it to `write_reports`."""
+def charts_drawn_meanwhile(formats: str | None, started: WorkerProcess | None = None) -> Iterator[ChartWorker | None]:
+    """A `chartworker.ChartWorker` when the reports of `formats` have charts (None otherwise):
+    the worker process `started` early (`workerstart.early_worker`; ended here if unused), or one
+    started now; `submit` it the results when they exist and pass it to `write_reports`."""
     kinds = chart_formats(formats)
-    worker = ChartWorker.start(kinds) if kinds else None
+    if not kinds:
+        end(started)
+    worker = ChartWorker.start(kinds, started) if kinds else None
     try:
         yield worker
     finally:
