@@ -108,25 +108,20 @@ def spread(excluded_units: np.ndarray, plain_units: int, places: np.ndarray) -> 
         if total == 0:
             break
         key = r[:n] + f[:n]
-        tight = [int(s) for s in np.flatnonzero(key >= total)]
-        order = [int(s) for s in np.argsort(-key, kind="stable")]
-        kinds = [s for s in order if f[s] > 0] + ([n] if f[n] > 0 else [])
-        bins = [s for s in order if r[s] > 0] + ([n] if r[n] > 0 else [])
-        pair = None
-        for c in kinds:
-            for b in bins:
-                if c == b and c < n:
-                    continue
-                if all(s in (c, b) for s in tight):
-                    pair = (c, b)
-                    break
-            if pair:
-                break
+        tight = np.flatnonzero(key >= total)
+        if len(tight) > 2:
+            raise ValueError("units cannot be handed out")
+        order = np.argsort(-key, kind="stable")
+        kinds = [*order[f[order] > 0].tolist(), *([n] if f[n] > 0 else [])]
+        bins = [*order[r[order] > 0].tolist(), *([n] if r[n] > 0 else [])]
+        pair = _first_pair(kinds, bins, set(tight.tolist()), n)
         if pair is None:
             raise ValueError("units cannot be handed out")
         c, b = pair
-        others = [key[s] for s in range(n) if s not in (c, b)]
-        k = min(int(f[c]), int(r[b]), total - int(max(others)) if others else total)
+        others = key.copy()
+        others[[s for s in (c, b) if s < n]] = np.iinfo(np.int64).min
+        most = int(others.max()) if n > len([s for s in {c, b} if s < n]) else None
+        k = min(int(f[c]), int(r[b]), total - most if most is not None else total)
         z[c, b] += k
         f[c] -= k
         r[b] -= k
@@ -134,6 +129,18 @@ def spread(excluded_units: np.ndarray, plain_units: int, places: np.ndarray) -> 
     if total:
         raise ValueError("units cannot be handed out")
     return z[:n, :n], z[n, :n]
+
+
+def _first_pair(kinds: list[int], bins: list[int], tight: set[int], n: int) -> tuple[int, int] | None:
+    """The first (kind, state) in `spread`'s order that is not a kind's own excluded state and
+    serves every tight state."""
+    for c in kinds:
+        for b in bins:
+            if c == b and c < n:
+                continue
+            if tight <= {c, b}:
+                return c, b
+    return None
 
 
 def assign_units(types: CaseTypes, counts: np.ndarray, honoured: np.ndarray) -> np.ndarray:
