@@ -272,12 +272,14 @@ class PlacementModel:
         # pooled exclusions: x[t,s'] + (honoured units of t pinned outside s' that may go to s') <= count - excluded
         hall_t, hall_s = np.nonzero(hall_rows(types))
         if len(hall_t):
-            rows, cols = [np.arange(len(hall_t))], [self.xcol[hall_t, hall_s]]
-            for r, (t, s) in enumerate(zip(hall_t, hall_s)):
-                of_t = np.flatnonzero((yt == t) & (ys != s) & (types.link_excluded[yl] != s))
-                rows.append(np.full(len(of_t), r))
-                cols.append(self.y_cols[of_t])
-            rows, cols = np.concatenate(rows), np.concatenate(cols)
+            # each y column joined to the rows of its type (hall_t is sorted), then filtered
+            first, last = np.searchsorted(hall_t, yt, "left"), np.searchsorted(hall_t, yt, "right")
+            per_y = last - first
+            y_of = np.repeat(np.arange(len(yl)), per_y)
+            r = np.repeat(first, per_y) + np.arange(len(y_of)) - np.repeat(np.cumsum(per_y) - per_y, per_y)
+            keep = (hall_s[r] != ys[y_of]) & (hall_s[r] != types.link_excluded[yl][y_of])
+            rows = np.concatenate([np.arange(len(hall_t)), r[keep]])
+            cols = np.concatenate([self.xcol[hall_t, hall_s], self.y_cols[y_of[keep]]])
             self._add_rows(np.full(len(hall_t), -np.inf), types.limit[hall_t, hall_s].astype(float), rows, cols, np.ones(len(rows)))
 
     def add_squares(self) -> None:
