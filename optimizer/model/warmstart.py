@@ -59,6 +59,11 @@ class Packing:
         self.hall = types.excluded > 0
         self.pinned_total = np.zeros(types.n_types, dtype=np.int64)
         self.pinned_excluded = np.zeros((types.n_types, n_states), dtype=np.int64)
+        # Per type, as Python values (read once per placement: numpy scalars cost more): whether it
+        # has pooled rows, its burden and persons, and the needs its units have.
+        self._pooled = self.hall.any(axis=1).tolist()
+        self._burden, self._persons = types.burden.tolist(), types.persons.tolist()
+        self._needs = [[(n, float(q[t])) for n, q in self.need_of.items() if q[t]] for t in range(types.n_types)]
 
     def free(self, t: int) -> np.ndarray:
         return self.counts[t] - self.pinned[t]
@@ -72,6 +77,8 @@ class Packing:
         once linked units are pinned, the model's row for pooled exclusions (the units left free
         must still fit): counts + pinned units elsewhere that may go there <= limit. For an array
         of types, one row each."""
+        if isinstance(t, (int, np.integer)) and not self._pooled[t]:
+            return self.limit[t] - self.counts[t]
         elsewhere = self.pinned_total[t, None] - self.pinned[t] - self.pinned_excluded[t]
         return self.limit[t] - self.counts[t] - np.where(self.hall[t], elsewhere, 0)
 
@@ -104,20 +111,20 @@ class Packing:
 
     def units_that_fit(self, t: int, states: np.ndarray) -> np.ndarray:
         """How many more units of type t each state can take (persons and need capacities)."""
-        fit = np.floor((self.cap[states] - self.persons[states]) / self.types.persons[t] + _EPS)
+        fit = np.floor((self.cap[states] - self.persons[states]) / self._persons[t] + _EPS)
         fit = np.minimum(fit, self.room(t)[states])
-        for n, q in self.need_of.items():
-            if q[t]:
-                fit = np.minimum(fit, np.floor((self.need_cap[n][states] - self.need_used[n][states]) / q[t] + _EPS))
+        for n, q in self._needs[t]:
+            fit = np.minimum(fit, np.floor((self.need_cap[n][states] - self.need_used[n][states]) / q + _EPS))
         return np.maximum(fit, 0)
 
     def add(self, t: int, states: np.ndarray, k: np.ndarray) -> None:
+        if not k.any():
+            return
         self.counts[t, states] += k.astype(np.int64)
-        self.burden[self.row[t], states] += k * self.types.burden[t]
-        self.persons[states] += k * self.types.persons[t]
-        for n, q in self.need_of.items():
-            if q[t]:
-                self.need_used[n][states] += k * q[t]
+        self.burden[self.row[t], states] += k * self._burden[t]
+        self.persons[states] += k * self._persons[t]
+        for n, q in self._needs[t]:
+            self.need_used[n][states] += k * q
 
     def deviation_change(self, t: int, states: np.ndarray, delta) -> np.ndarray:
         """How the deviation of type t's row changes in each state when it gains `delta`."""
