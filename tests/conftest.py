@@ -94,6 +94,8 @@ TARGETS: dict[str, tuple[str, str]] = {
     "highs_bounded": ("optimizer.model.backends.highs", "call_bounded"),
     # the model's rows handed to HiGHS in one call when a solve needs them
     "highs_hand_over": ("optimizer.model.backends.highs", "HighsBackend.add_rows"),
+    # the relaxation proves that not everyone fits
+    "everyone_fits": ("optimizer.model.bounds", "Relaxation.everyone_fits"),
     # the chart worker started before the command's imports
     "early_chart_worker": ("optimizer.report.workerstart", "early_worker"),
 }
@@ -400,6 +402,12 @@ MUTATIONS: dict[str, Mutation] = {
         "highs_hand_over",
         lambda real: lambda self, *args: (real(self, *args), self._hand_over())[0],
         ("test_bounds.py::test_highs_gets_the_rows_in_one_call_per_solve",),
+    ),
+    "everyone_fits": Mutation(
+        "the placement solved with everyone placed even when the relaxation has no such plan",
+        "everyone_fits",
+        returns(lambda self, time_left: True),
+        ("test_bounds.py::test_relaxation_proves_that_not_everyone_fits",),
     ),
     "early_chart_worker": Mutation(
         "no chart worker started before the imports",

@@ -164,6 +164,20 @@ class Relaxation:
             return None
         return solved.objective - solved.gap * abs(solved.objective)
 
+    def everyone_fits(self, time_left: float | None) -> bool:
+        """False when the relaxation has no plan that places everyone (then neither has the
+        placement: every plan of it is a plan of the relaxation); True otherwise, or when that
+        was not decided in the time."""
+        model = self.model
+        model.objective(model.d_cols, np.ones(self.problem.n_states))
+        try:
+            model.run(None if time_left is None else max(time_left, RELAXED_SECONDS), "total_deviation")
+        except Infeasible:
+            return False
+        except InfeasibleError:
+            return True
+        return True
+
     def fix(self, stage: str, value: float) -> None:
         """Hold the relaxation to the placement's optimum `value` of `stage` (at most that)."""
         model = self.model

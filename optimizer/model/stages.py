@@ -199,6 +199,8 @@ def _first_stage(model: PlacementModel, settings: Settings, start_x: np.ndarray,
             stages.append(Stage("persons_placed", float(model.problem.total_persons), Status.OPTIMAL, 0.0, 0.0, "count"))
             return Stage(name, float(model.costs @ values), Status.FEASIBLE, None, 0.0, "none"), bounds
     try:
+        if bounds is not None and not cells and not bounds.everyone_fits(time_left()):
+            raise Infeasible(name)  # proven by the relaxation in milliseconds: no solve of the placement
         stage = _run(model, name, start_x[model.xt, model.xs], None, time_left, None if cells else bounds, settings.gap, floors)
         stages.append(Stage("persons_placed", float(model.problem.total_persons), Status.OPTIMAL, 0.0, 0.0, "count"))
         return stage, bounds
