@@ -96,6 +96,8 @@ TARGETS: dict[str, tuple[str, str]] = {
     "highs_hand_over": ("optimizer.model.backends.highs", "HighsBackend.add_rows"),
     # the relaxation proves that not everyone fits
     "everyone_fits": ("optimizer.model.bounds", "Relaxation.everyone_fits"),
+    # no warm-start improvement rounds when not everyone fits
+    "no_rounds_unless_all_fit": ("optimizer.model.placement", "improvement_share"),
     # the chart worker started before the command's imports
     "early_chart_worker": ("optimizer.report.workerstart", "early_worker"),
 }
@@ -408,6 +410,12 @@ MUTATIONS: dict[str, Mutation] = {
         "everyone_fits",
         returns(lambda self, time_left: True),
         ("test_bounds.py::test_relaxation_proves_that_not_everyone_fits",),
+    ),
+    "no_rounds_unless_all_fit": Mutation(
+        "the warm start's improvement rounds whether or not everyone fits",
+        "no_rounds_unless_all_fit",
+        returns(lambda problem, bounds, end: 0.25),
+        ("test_bounds.py::test_no_improvement_rounds_when_not_everyone_fits",),
     ),
     "early_chart_worker": Mutation(
         "no chart worker started before the imports",

@@ -94,6 +94,30 @@ def test_relaxation_proves_that_not_everyone_fits(tmp_path, monkeypatch):
     assert plan(states, shares, Settings(links=Links.HARD), cases=cases).counts.placed_persons == placed
 
 
+def test_no_improvement_rounds_when_not_everyone_fits(tmp_path, monkeypatch):
+    """Under a time limit the warm start's improvement rounds get a quarter of the time, but none
+    when the relaxation shows that not everyone fits (two hard links per case): the persons stage
+    starts from the greedy start and what the rounds do for its deviation would be lost."""
+    import time
+
+    import optimizer.model.placement as placement
+    from optimizer.settings import Links
+
+    states, shares, cases, _ = _hard("hard-links-2", 1500, tmp_path)
+    budgets: list[float] = []
+    real = placement.warm_start
+
+    def recorded(types, capacity, need_capacity, target, deadline=None):
+        budgets.append(deadline - time.perf_counter())
+        return real(types, capacity, need_capacity, target, deadline)
+
+    monkeypatch.setattr(placement, "warm_start", recorded)
+    result = plan(states, shares, Settings(links=Links.HARD, time_limit=30), cases=cases)
+    assert result.counts.placed_persons < result.counts.persons and budgets[-1] <= 0
+    everyone = plan(*_hard("exclusions-3", 200, tmp_path)[:2], Settings(time_limit=30), cases=_hard("exclusions-3", 200, tmp_path)[2])
+    assert everyone.counts.placed_persons == everyone.counts.persons and budgets[-1] > 5
+
+
 def test_burden_range_by_hand():
     """Two states, capacity 3 persons in the first. A case's `weight` is its burden: a family
     of 2 weighing 2 (1 per person), of 3 weighing 1 (1/3 per person), a single weighing 1, who may
