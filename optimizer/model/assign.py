@@ -118,10 +118,9 @@ def spread(excluded_units: np.ndarray, plain_units: int, places: np.ndarray) -> 
         if pair is None:
             raise ValueError("units cannot be handed out")
         c, b = pair
-        others = key.copy()
-        others[[s for s in (c, b) if s < n]] = np.iinfo(np.int64).min
-        most = int(others.max()) if n > len([s for s in {c, b} if s < n]) else None
-        k = min(int(f[c]), int(r[b]), total - most if most is not None else total)
+        served = [s for s in {c, b} if s < n]
+        others = np.delete(key, served)  # every state's key but the two served
+        k = min(int(f[c]), int(r[b]), total - int(others.max()) if len(others) else total)
         z[c, b] += k
         f[c] -= k
         r[b] -= k

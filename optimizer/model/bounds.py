@@ -98,6 +98,7 @@ class Relaxation:
         self.model = PlacementModel(self.problem, make_backend(settings, reference))
         self.unit = unit
         self.source, self.settings, self.reference = problem, settings, reference
+        self._everyone_fits: bool | None = None  # once decided (`everyone_fits`)
 
     @staticmethod
     def make(problem: Problem, settings: Settings, reference: bool = False) -> "Relaxation | None":
@@ -167,15 +168,19 @@ class Relaxation:
     def everyone_fits(self, time_left: float | None) -> bool:
         """False when the relaxation has no plan that places everyone (then neither has the
         placement: every plan of it is a plan of the relaxation); True otherwise, or when that
-        was not decided in the time."""
+        was not decided in the time. Decided once: the warm start asks, then the first stage."""
+        if self._everyone_fits is not None:
+            return self._everyone_fits
         model = self.model
         model.objective(model.d_cols, np.ones(self.problem.n_states))
         try:
             model.run(None if time_left is None else max(time_left, RELAXED_SECONDS), "total_deviation")
         except Infeasible:
+            self._everyone_fits = False
             return False
         except InfeasibleError:
-            return True
+            return True  # not decided in the time: asked again with what is left
+        self._everyone_fits = True
         return True
 
     def fix(self, stage: str, value: float) -> None:

@@ -2,8 +2,8 @@
 
 The worker spends most of its time importing matplotlib and loading the map (0.7 s here). Started
 by `relocate` before the command imports pandas and the CLI (`optimizer.launch`), it does that on
-the second core while the command imports, reads and solves: a 10,000-case plan is solved within
-half a second of the start, and its reports used to wait for the worker to be ready. Only the
+the second core while the command imports, reads and solves: a 10,000-case plan is solved about
+0.6 s after the start, and its reports used to wait for the worker to be ready. Only the
 standard library is imported here; what the command line says is read, not parsed: a guess that
 turns out wrong costs a process that is ended unused (or, the other way, a worker started later,
 as before).
