@@ -139,7 +139,7 @@ def _links(model: PlacementModel, counts: np.ndarray, honoured: np.ndarray, time
         if stage.status != Status.OPTIMAL and stage.gap is None:  # the gap to every link honoured
             stage = replace(stage, gap=max(most - stage.objective, 0.0) / max(most, 1.0))
         counts, honoured = model.counts(), model.honoured()
-    model.fix(model.y_cols, model.honour, stage.objective, maximized=True)
+    model.fix(model.y_cols, model.honour, stage.objective, maximized=True, slack=_whole_slack(stage.objective, model.honour))
     return stage, counts, honoured
 
 
@@ -253,6 +253,21 @@ def _run(model: PlacementModel, name: str, x: np.ndarray, y: np.ndarray | None, 
         row = model.floor(bound - tolerance(bound))
         if floors is not None:
             floors.append(row)
+    relaxed = _relaxed_start(model, name, time_left) if not model.maximize and not model.relaxation_first else None
+    if relaxed is not None:
+        lower, near = relaxed
+        row = model.floor(lower - tolerance(lower))
+        if floors is not None:
+            floors.append(row)
+        bound = lower if bound is None else max(bound, lower)
+        if near is not None:
+            near_values = model.complete(near[model.xt, model.xs].astype(float), y)
+            near_value = float(model.costs @ near_values)
+            if near_value < value and model.satisfied(near_values):
+                x, values, value = near[model.xt, model.xs].astype(float), near_values, near_value
+        if _meets(value, bound, gap) and model.satisfied(values):
+            model.values = values
+            return Stage(name, value, Status.OPTIMAL, _gap(value, bound), time.perf_counter() - started, "bound")
     left = time_left()
     if left is not None and left <= 0 and model.satisfied(values):
         model.values = values  # no time left for the solver: the plan in hand stands, unproven
@@ -388,7 +403,7 @@ def _fairest(model: PlacementModel, honoured: np.ndarray, time_left, deviation: 
     relaxed = _relaxed_squares(model, time_left)
     if relaxed is not None:
         floor = relaxed[0] if floor is None else max(floor, relaxed[0])
-        near = _near_squares(model, relaxed[1], time_left)
+        near = _near_whole(model, relaxed[1], time_left, name)
         if near is not None:
             near_honoured = honour_given(problem.types, near) if model.y0 is not None else honoured
             near_values = model.complete(near[model.xt, model.xs].astype(float), near_honoured if model.y0 is not None else None)
@@ -456,7 +471,7 @@ def _relaxed_squares(model: PlacementModel, time_left) -> tuple[float, np.ndarra
         if relaxed is None:
             break
         bound, values = relaxed
-        found = (bound - tolerance(bound), values[: len(model.xt)])
+        found = (bound, values[: len(model.xt)])
         burden = values[model.b_cols]
         at = burden if unit is None else np.floor(burden / unit + 1e-9) * unit
         hull = problem.squares(at)
@@ -469,19 +484,43 @@ def _relaxed_squares(model: PlacementModel, time_left) -> tuple[float, np.ndarra
     return found
 
 
-def _near_squares(model: PlacementModel, x: np.ndarray, time_left) -> np.ndarray | None:
-    """The squares stage restricted to plans near its relaxation `x`: the counts of every type
-    that is whole in it fixed there, the types with a fractional count and the small units (one
-    or two persons) free to make the sums whole. Few counts are fractional (33 of 10,000 at two
-    hard links per case, 200,000 cases): a solve of 0.4 s whose plan is within 5e-6 of the bound,
-    where the whole stage's first solve found none in 5 s."""
+def _near_whole(model: PlacementModel, x: np.ndarray, time_left, name: str) -> np.ndarray | None:
+    """The stage restricted to plans near its relaxation `x`: the counts of every type that is
+    whole in it fixed there, the types with a fractional count and the small units (one or two
+    persons) free to make the sums whole. Few counts are fractional (33 of 10,000 at two hard
+    links per case, 200,000 cases, in the squares stage): a solve of 0.4 s whose plan is within
+    5e-6 of the bound, where the whole stage's first solve found none in 5 s."""
     types = model.problem.types
     upper = types.limit[model.xt, model.xs].astype(float)
     fractional = np.zeros(types.n_types, dtype=bool)
     fractional[model.xt[np.abs(x - np.round(x)) > 1e-9]] = True
     free = fractional[model.xt] | (types.persons[model.xt] <= 2)
     fixed = np.clip(np.round(x), 0.0, upper)
-    return _restricted(model, np.where(free, 0.0, fixed), np.where(free, upper, fixed), time_left, "squared_relative_deviation")
+    return _restricted(model, np.where(free, 0.0, fixed), np.where(free, upper, fixed), time_left, name)
+
+
+def _relaxed_start(model: PlacementModel, name: str, time_left) -> tuple[float, np.ndarray | None] | None:
+    """For a minimised stage whose plan in hand no bound proves: its LP relaxation's optimum (a
+    lower bound up to the solver's tolerances) and a plan near the relaxation (`_near_whole`), or
+    None when the backend has no relaxation or it did not solve. `Infeasible` when the relaxation
+    has no solution (then neither has the stage)."""
+    left = time_left()
+    if left is not None and left <= 0:
+        return None
+    relaxed = model.backend.solve_relaxation(left, name)
+    if relaxed is None:
+        return None
+    bound, values = relaxed
+    x = values[: len(model.xt)]
+    return bound, _near_whole(model, x, time_left, name)
+
+
+def _whole_slack(value: float, coefficients: np.ndarray) -> float:
+    """The slack on a fixing row whose objective is a whole number in every plan (persons, cases
+    honoured): below one, or a later stage could give up a person (1,025,931 persons placed: a
+    relative slack of 1e-6 is one person)."""
+    slack = tolerance(value)
+    return min(slack, 0.5) if np.array_equal(coefficients, np.round(coefficients)) else slack
 
 
 def _most_persons(model: PlacementModel, settings: Settings, start_x, time_left, why_infeasible) -> Stage:
@@ -496,5 +535,5 @@ def _most_persons(model: PlacementModel, settings: Settings, start_x, time_left,
         raise InfeasibleError(why_infeasible()) from None
     if stage.objective <= 0.5 and model.problem.total_persons > 0:
         raise InfeasibleError("no case can be placed: " + why_infeasible())
-    model.fix(model.placed_cols, model.placed_values, stage.objective, maximized=True)
+    model.fix(model.placed_cols, model.placed_values, stage.objective, maximized=True, slack=_whole_slack(stage.objective, model.placed_values))
     return stage
