@@ -98,7 +98,9 @@ def solve_stages(
     stages.append(deviation_stage)
 
     counts = model.counts()
-    honoured = honour_given(problem.types, counts, start_y)
+    # the start's honoured links when the plan is still the start's (`honour_given` is idempotent:
+    # given its own answer it adds nothing; 1,000,000 cases of 3 exclusions each: 0.7 s)
+    honoured = start_y if np.array_equal(counts, start_x) else honour_given(problem.types, counts, start_y)
     # at least the plan's own deviation: the solver's may sit below it, within its tolerances
     deviation = max(deviation_stage.objective, float(problem.deviations(model.burden()).sum()))
     model.fix(model.d_cols, ones, deviation, maximized=False)
@@ -161,6 +163,9 @@ def _toward_goal(problem: Problem, bounds: Relaxation, start_x: np.ndarray, star
     """The start moved toward the burdens of the relaxation's own optimum (`Relaxation.goal`),
     when that makes it better in the stages' order (largest relative deviation with `minimax`,
     total deviation, squares): a start that reaches them meets every stage's bound."""
+    left = time_left()
+    if left is not None and left <= 0:
+        return start_x, start_y  # no time to move: the moves would stop before the first
     goal = bounds.goal(minimax, time_left)
     if goal is None:
         return start_x, start_y

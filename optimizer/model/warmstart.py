@@ -183,13 +183,12 @@ class Packing:
         gap = self.target[self.row[t], allowed] - self.burden[self.row[t], allowed]
         under_target = np.maximum(np.floor(gap / w + _EPS), 0)
         fit = np.minimum(room, under_target)
+        # largest deficit first, each state as much as fits of what is left (in one pass)
+        order = np.argsort(-gap, kind="stable")
+        before = np.cumsum(fit[order]) - fit[order]
         take = np.zeros(len(allowed))
-        for i in np.argsort(-gap, kind="stable"):
-            if remaining <= 0:
-                break
-            k = min(int(fit[i]), remaining)
-            take[i] = k
-            remaining -= k
+        take[order] = np.clip(remaining - before, 0, fit[order])
+        remaining -= int(take.sum())
         self.add(t, allowed, take)
         if remaining <= 0:
             return
