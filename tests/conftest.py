@@ -100,6 +100,13 @@ TARGETS: dict[str, tuple[str, str]] = {
     "no_rounds_unless_all_fit": ("optimizer.model.placement", "improvement_share"),
     # the chart worker started before the command's imports
     "early_chart_worker": ("optimizer.report.workerstart", "early_worker"),
+    # a minimised stage's own LP relaxation and the plan near it
+    "relaxed_start": ("optimizer.model.stages", "_relaxed_start"),
+    "near_whole": ("optimizer.model.stages", "_near_whole"),
+    # the squares stage's LP relaxation cut to the hull
+    "relaxed_squares": ("optimizer.model.stages", "_relaxed_squares"),
+    # fixing rows of whole-number objectives with a slack below one
+    "whole_slack": ("optimizer.model.stages", "_whole_slack"),
 }
 
 
@@ -422,6 +429,30 @@ MUTATIONS: dict[str, Mutation] = {
         "early_chart_worker",
         returns(lambda argv: None),
         ("test_report.py::test_chart_worker_started_before_the_imports",),
+    ),
+    "relaxed_start": Mutation(
+        "no LP relaxation or near plan for a minimised stage that no bound proves",
+        "relaxed_start",
+        returns(lambda model, name, time_left: None),
+        ("test_bounds.py::test_a_stage_no_bound_proves_starts_near_its_relaxation",),
+    ),
+    "near_whole": Mutation(
+        "no plan near the relaxation",
+        "near_whole",
+        returns(lambda model, x, time_left, name: None),
+        ("test_bounds.py::test_a_stage_no_bound_proves_starts_near_its_relaxation",),
+    ),
+    "relaxed_squares": Mutation(
+        "no LP bound for the squares stage",
+        "relaxed_squares",
+        returns(lambda model, time_left: None),
+        ("test_bounds.py::test_squares_bound_from_their_relaxation_cut_to_the_hull",),
+    ),
+    "whole_slack": Mutation(
+        "whole-number objectives fixed with the relative slack",
+        "whole_slack",
+        returns(lambda value, coefficients: 1e-6 * max(1.0, abs(value))),
+        ("test_bounds.py::test_whole_objectives_are_fixed_with_less_than_one_unit_of_slack",),
     ),
 }
 
