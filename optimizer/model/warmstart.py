@@ -63,6 +63,7 @@ class Packing:
         # has pooled rows, its burden and persons, and the needs its units have.
         self._pooled = self.hall.any(axis=1).tolist()
         self._burden, self._persons = types.burden.tolist(), types.persons.tolist()
+        self._row = self.row.tolist()
         self._needs = [[(n, float(q[t])) for n, q in self.need_of.items() if q[t]] for t in range(types.n_types)]
 
     def free(self, t: int) -> np.ndarray:
@@ -112,7 +113,10 @@ class Packing:
     def units_that_fit(self, t: int, states: np.ndarray) -> np.ndarray:
         """How many more units of type t each state can take (persons and need capacities)."""
         fit = np.floor((self.cap[states] - self.persons[states]) / self._persons[t] + _EPS)
-        fit = np.minimum(fit, self.room(t)[states])
+        if self._pooled[t]:
+            fit = np.minimum(fit, self.room(t)[states])
+        else:  # `room` of the states asked only
+            fit = np.minimum(fit, self.limit[t][states] - self.counts[t][states])
         for n, q in self._needs[t]:
             fit = np.minimum(fit, np.floor((self.need_cap[n][states] - self.need_used[n][states]) / q + _EPS))
         return np.maximum(fit, 0)
@@ -120,8 +124,10 @@ class Packing:
     def add(self, t: int, states: np.ndarray, k: np.ndarray) -> None:
         if not k.any():
             return
-        self.counts[t, states] += k.astype(np.int64)
-        self.burden[self.row[t], states] += k * self._burden[t]
+        counts = self.counts[t]  # one row as a view: 1-D indexing is the cheaper kind
+        counts[states] += k.astype(np.int64)
+        burden = self.burden[self._row[t]]
+        burden[states] += k * self._burden[t]
         self.persons[states] += k * self._persons[t]
         for n, q in self._needs[t]:
             self.need_used[n][states] += k * q
