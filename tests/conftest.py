@@ -101,10 +101,10 @@ TARGETS: dict[str, tuple[str, str]] = {
     # the chart worker started before the command's imports
     "early_chart_worker": ("optimizer.report.workerstart", "early_worker"),
     # a minimised stage's own LP relaxation and the plan near it
-    "relaxed_start": ("optimizer.model.stages", "_relaxed_start"),
-    "near_whole": ("optimizer.model.stages", "_near_whole"),
+    "relaxed_start": ("optimizer.model.stages", "relaxed_start"),
+    "near_whole": ("optimizer.model.relaxed", "near_whole"),
     # the squares stage's LP relaxation cut to the hull
-    "relaxed_squares": ("optimizer.model.stages", "_relaxed_squares"),
+    "relaxed_squares": ("optimizer.model.stages", "relaxed_squares"),
     # fixing rows of whole-number objectives with a slack below one
     "whole_slack": ("optimizer.model.stages", "_whole_slack"),
 }

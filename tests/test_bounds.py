@@ -202,7 +202,7 @@ def _near_records(monkeypatch) -> dict[str, tuple]:
     import optimizer.model.stages as stages
 
     records: dict[str, tuple] = {}
-    real_start, real_squares = stages._relaxed_start, stages._relaxed_squares
+    real_start, real_squares = stages.relaxed_start, stages.relaxed_squares
 
     def start(model, name, time_left):
         found = real_start(model, name, time_left)
@@ -217,8 +217,8 @@ def _near_records(monkeypatch) -> dict[str, tuple]:
             records["squares"] = (found[0],)
         return found
 
-    monkeypatch.setattr(stages, "_relaxed_start", start)
-    monkeypatch.setattr(stages, "_relaxed_squares", squares)
+    monkeypatch.setattr(stages, "relaxed_start", start)
+    monkeypatch.setattr(stages, "relaxed_squares", squares)
     return records
 
 
@@ -247,7 +247,7 @@ def test_squares_bound_from_their_relaxation_cut_to_the_hull(tmp_path, monkeypat
     spread over the range of the total deviation, 1,961 burden units wide) is 1.5e-4 below. The
     range widens with the instance: at 200,000 cases
     that bound and the plan near it proved the stage, which ended `feasible` with a gap of 20%."""
-    import optimizer.model.stages as stages
+    import optimizer.model.relaxed as relaxed
     from optimizer.settings import Links
 
     records = _near_records(monkeypatch)
@@ -256,7 +256,7 @@ def test_squares_bound_from_their_relaxation_cut_to_the_hull(tmp_path, monkeypat
     optimum = {stage.name: stage.objective for stage in result.stages}["squared_relative_deviation"]
     assert optimum == pytest.approx(1672.8371163063541, abs=1e-9)
     assert optimum * (1 - 1e-4) < records["squares"][0] <= optimum
-    monkeypatch.setattr(stages, "LP_CUT_ROUNDS", 1)
+    monkeypatch.setattr(relaxed, "LP_CUT_ROUNDS", 1)
     plan(states, shares, Settings(links=Links.HARD), cases=cases)
     assert records["squares"][0] < optimum * (1 - 1e-4)
 

@@ -6,8 +6,10 @@ persons as capacity allows (first tried as a constraint: everyone placed, the co
 biproportional origin x destination targets (`origins`); (2) minimise the total absolute deviation
 from the states' targets, or first the largest relative deviation (`minimax`) and then the total
 deviation among those plans; (3) honour as many soft family links as possible; (4) the fairest
-plan among those (least sum of squared relative deviations). A stage whose optimum the plan in hand already meets (a bound it reaches) is recorded as
-proven without a solve.
+plan among those (least sum of squared relative deviations). A stage whose optimum the plan in
+hand already meets (a bound it reaches: the one-type relaxation's, or the stage's own LP
+relaxation's, with a plan near that relaxation as the plan in hand) is recorded as proven
+without a solve.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .matrix import PlacementModel, tolerance
 from .problem import Problem, square_cut_points, squares_noise
 from .origins import cell_warm_start
 from .reach import reach_burdens
+from .relaxed import near_relaxation, near_whole, relaxed_squares, relaxed_start
 from .honour import honour_given
 from .warmstart import links_exchanged
 
@@ -245,8 +248,10 @@ def _run(model: PlacementModel, name: str, x: np.ndarray, y: np.ndarray | None, 
     `bounds` (minimised stages), first the one-type relaxation's optimum of the stage: when the
     plan in hand meets it, the stage is proven without a solve; otherwise it becomes a row of the
     model (the objective is at least it, so the solver stops as soon as a plan meets it; the row's
-    index is appended to `floors`). When the solver finds no plan in its time, the plan in hand
-    is kept, unproven."""
+    index is appended to `floors`). A minimised stage that bound does not prove gets its own LP
+    relaxation as a second floor and, as the start, the plan near the relaxation when that is
+    better (`relaxed_start`): where it meets the relaxation's optimum the stage is proven without
+    the solver. When the solver finds no plan in its time, the plan in hand is kept, unproven."""
     started = time.perf_counter()
     bound = bounds.least(name, time_left()) if bounds is not None else None
     values = model.complete(x, y)
@@ -258,7 +263,15 @@ def _run(model: PlacementModel, name: str, x: np.ndarray, y: np.ndarray | None, 
         row = model.floor(bound - tolerance(bound))
         if floors is not None:
             floors.append(row)
-    relaxed = _relaxed_start(model, name, time_left) if not model.maximize and not model.relaxation_first else None
+    relaxed = None
+    # (the cell stage's start has its own relaxation and restricted solve: `_cell_start`)
+    if not model.maximize and not model.relaxation_first and name != "cell_deviation":
+        try:
+            relaxed = relaxed_start(model, name, time_left)
+        except Infeasible:
+            if not model.satisfied(values):
+                raise
+            # the plan in hand is a solution: a relaxation without one is the solver's noise
     if relaxed is not None:
         lower, near = relaxed
         row = model.floor(lower - tolerance(lower))
@@ -302,7 +315,7 @@ def _cell_start(model: PlacementModel, start_x: np.ndarray, time_left) -> np.nda
     bound is the stage's optimum, and what costs the solver its time is finding a plan that meets
     it. Candidates: the greedy warm start with one row of targets per origin, packed to what the
     relaxation puts in each cell; when that does not meet the bound, the stage restricted to
-    plans near the relaxation (`_near_relaxation`). The best of these and `start_x` by persons
+    plans near the relaxation (`near_relaxation`). The best of these and `start_x` by persons
     placed, then total cell deviation."""
     problem = model.problem
     cells, types = problem.cells, problem.types
@@ -323,55 +336,17 @@ def _cell_start(model: PlacementModel, start_x: np.ndarray, time_left) -> np.nda
     candidates = [start_x, cell_warm_start(types, problem.capacity, problem.need_capacity, goal, problem.target)[0]]
     best = min(candidates, key=rank)
     if rank(best) > (-float(problem.total_persons), bound + tolerance(bound)):
-        near = _near_relaxation(model, x, time_left)
+        near = near_relaxation(model, x, time_left)
         if near is not None:
             best = min([best, near], key=rank)
     return best
 
 
-def _near_relaxation(model: PlacementModel, x: np.ndarray, time_left) -> np.ndarray | None:
-    """The cell stage restricted to plans near its relaxation `x`: each count of a family of three
-    or more persons within one of the whole numbers around its relaxed value, the small units free
-    to close the gaps (few counts are fractional, and the small units make the sums exact); a
-    short solve, as a start. None when the backend cannot restrict columns or finds no plan."""
-    types = model.problem.types
-    upper = types.limit[model.xt, model.xs].astype(float)
-    small = types.persons[model.xt] <= 2
-    lower = np.where(small, 0.0, np.maximum(np.floor(x + 1e-9) - 1, 0.0))
-    higher = np.where(small, upper, np.minimum(np.ceil(x - 1e-9) + 1, upper))
-    return _restricted(model, lower, higher, time_left, "cell_deviation")
-
-
-def _restricted(model: PlacementModel, lower: np.ndarray, higher: np.ndarray, time_left, name: str) -> np.ndarray | None:
-    """The stage in `model` solved with each unit column within [lower, higher] (a short solve of
-    at most NEAR_SECONDS, for a start): the counts (types x states), or None when the backend
-    cannot restrict columns or finds no plan."""
-    types = model.problem.types
-    cols = np.arange(len(model.xt))
-    upper = types.limit[model.xt, model.xs].astype(float)
-    if not model.backend.set_column_bounds(cols, lower, higher):
-        return None
-    left = time_left()
-    try:
-        outcome = model.backend.solve(NEAR_SECONDS if left is None else min(NEAR_SECONDS, left), name)
-    except (Infeasible, InfeasibleError):
-        return None
-    finally:
-        model.backend.set_column_bounds(cols, np.zeros(len(cols)), upper)
-    counts = np.zeros(types.limit.shape, dtype=np.int64)
-    counts[model.xt, model.xs] = np.round(outcome.values[: len(cols)]).astype(np.int64)
-    return counts
-
-
-# Seconds the restricted cell stage may take (`_near_relaxation`): a start, not the answer.
-NEAR_SECONDS = 5.0
 # Relative slack on the fixed total cell deviation (`solve_stages`): below the solvers' feasibility
 # tolerance (1e-7), so later stages move no cell by more than the solver's own noise.
 CELL_SLACK = 1e-9
 # Cut rounds before the squares stage settles for its best plan with a gap.
 MAX_CUT_ROUNDS = 30
-# Relaxation solves the squares stage's LP bound may take (`_relaxed_squares`).
-LP_CUT_ROUNDS = 20
 # Points per state cut up front (at most): enough to make the first solve's bound near exact.
 UPFRONT_CUTS = 40
 
@@ -405,10 +380,10 @@ def _fairest(model: PlacementModel, honoured: np.ndarray, time_left, deviation: 
     if floor is not None and _meets(value, floor, gap, noise) and model.satisfied(values):
         model.values = values
         return Stage(name, value, Status.OPTIMAL, _gap(value, floor), time.perf_counter() - started, "bound"), model.counts(), honoured
-    relaxed = _relaxed_squares(model, time_left)
+    relaxed = relaxed_squares(model, time_left)
     if relaxed is not None:
         floor = relaxed[0] if floor is None else max(floor, relaxed[0])
-        near = _near_whole(model, relaxed[1], time_left, name)
+        near = near_whole(model, relaxed[1], time_left, name)
         if near is not None:
             near_honoured = honour_given(problem.types, near) if model.y0 is not None else honoured
             near_values = model.complete(near[model.xt, model.xs].astype(float), near_honoured if model.y0 is not None else None)
@@ -451,73 +426,6 @@ def _fairest(model: PlacementModel, honoured: np.ndarray, time_left, deviation: 
     if stage is not None and stage.gap is not None:
         lower.append(stage.objective - stage.gap * abs(stage.objective))
     return Stage(name, value, Status.FEASIBLE, _gap(value, max(lower)) if lower else None, time.perf_counter() - started, "none"), model.counts(), honoured
-
-
-def _relaxed_squares(model: PlacementModel, time_left) -> tuple[float, np.ndarray] | None:
-    """A lower bound on the squares stage and the unit columns where it is reached: the stage's LP
-    relaxation, cut until the cuts are exact at its own burdens (at most LP_CUT_ROUNDS solves).
-    The cuts up front are spread over a range as wide as the total deviation; where that is wide
-    (not everyone fits: two hard links per case, 200,000 cases, 258,000 burden units) they lie
-    far apart and the solver's own bound stays weak (a gap of 20% after 7 s). With a burden unit
-    the cuts go to the multiples around each relaxed burden (the secant between two neighbouring
-    multiples is the convex hull of the squares there: below every plan's), else the tangent.
-    None when the backend has no relaxation or it did not solve."""
-    problem = model.problem
-    unit = problem.unit
-    found = None
-    for _ in range(LP_CUT_ROUNDS):
-        left = time_left()
-        if left is not None and left <= 0:
-            break
-        try:
-            relaxed = model.backend.solve_relaxation(left, "squared_relative_deviation")
-        except Infeasible:
-            return None
-        if relaxed is None:
-            break
-        bound, values = relaxed
-        found = (bound, values[: len(model.xt)])
-        burden = values[model.b_cols]
-        at = burden if unit is None else np.floor(burden / unit + 1e-9) * unit
-        hull = problem.squares(at)
-        if unit is not None:
-            hull = hull + (problem.squares(at + unit) - hull) * (burden - at) / unit
-        under = hull - values[model.q_cols] > 1e-9 * np.maximum(1.0, hull)
-        if not under.any():
-            break
-        model.cut_squares(np.flatnonzero(under), at[under], unit)
-    return found
-
-
-def _near_whole(model: PlacementModel, x: np.ndarray, time_left, name: str) -> np.ndarray | None:
-    """The stage restricted to plans near its relaxation `x`: the counts of every type that is
-    whole in it fixed there, the types with a fractional count and the small units (one or two
-    persons) free to make the sums whole. Few counts are fractional (33 of 10,000 at two hard
-    links per case, 200,000 cases, in the squares stage): a solve of 0.4 s whose plan is within
-    5e-6 of the bound, where the whole stage's first solve found none in 5 s."""
-    types = model.problem.types
-    upper = types.limit[model.xt, model.xs].astype(float)
-    fractional = np.zeros(types.n_types, dtype=bool)
-    fractional[model.xt[np.abs(x - np.round(x)) > 1e-9]] = True
-    free = fractional[model.xt] | (types.persons[model.xt] <= 2)
-    fixed = np.clip(np.round(x), 0.0, upper)
-    return _restricted(model, np.where(free, 0.0, fixed), np.where(free, upper, fixed), time_left, name)
-
-
-def _relaxed_start(model: PlacementModel, name: str, time_left) -> tuple[float, np.ndarray | None] | None:
-    """For a minimised stage whose plan in hand no bound proves: its LP relaxation's optimum (a
-    lower bound up to the solver's tolerances) and a plan near the relaxation (`_near_whole`), or
-    None when the backend has no relaxation or it did not solve. `Infeasible` when the relaxation
-    has no solution (then neither has the stage)."""
-    left = time_left()
-    if left is not None and left <= 0:
-        return None
-    relaxed = model.backend.solve_relaxation(left, name)
-    if relaxed is None:
-        return None
-    bound, values = relaxed
-    x = values[: len(model.xt)]
-    return bound, _near_whole(model, x, time_left, name)
 
 
 def _whole_slack(value: float, coefficients: np.ndarray) -> float:
