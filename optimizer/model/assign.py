@@ -118,9 +118,9 @@ def spread(excluded_units: np.ndarray, plain_units: int, places: np.ndarray) -> 
         if pair is None:
             raise ValueError("units cannot be handed out")
         c, b = pair
-        served = [s for s in {c, b} if s < n]
-        others = np.delete(key, served)  # every state's key but the two served
-        k = min(int(f[c]), int(r[b]), total - int(others.max()) if len(others) else total)
+        # the largest key of a state not served (keys in descending order already)
+        others = next((int(key[s]) for s in order.tolist() if s != c and s != b), None)
+        k = min(int(f[c]), int(r[b]), total - others if others is not None else total)
         z[c, b] += k
         f[c] -= k
         r[b] -= k

@@ -118,7 +118,7 @@ def relaxed_start(model: PlacementModel, name: str, time_left) -> tuple[float, n
     left = time_left()
     if left is not None and left <= 0:
         return None
-    relaxed = model.backend.solve_relaxation(left, name)
+    relaxed = model.backend.solve_relaxation(left, name, bounded=True)
     if relaxed is None:
         return None
     bound, values = relaxed

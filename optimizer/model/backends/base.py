@@ -66,9 +66,11 @@ class Backend(ABC):
         offer it."""
         return False
 
-    def solve_relaxation(self, time_left: float | None, name: str) -> tuple[float, np.ndarray] | None:
+    def solve_relaxation(self, time_left: float | None, name: str, bounded: bool = False) -> tuple[float, np.ndarray] | None:
         """The LP relaxation's optimum (bound, values), or None where the backend does not offer it
-        or it did not solve; `Infeasible` when the relaxation has no solution."""
+        or it did not solve; `Infeasible` when the relaxation has no solution. `bounded`: stopped
+        when `time_left` has passed (as `solve` is), at the price of solving in a copy of the
+        process whose state the next solve does not start from."""
         return None
 
 

@@ -183,10 +183,19 @@ class HighsBackend(Backend):
         values = np.asarray(h.getSolution().col_value)
         return Outcome(status, float(info.objective_function_value), reported_gap(info, gap), values, 0.0)
 
-    def solve_relaxation(self, time_left: float | None, name: str) -> tuple[float, np.ndarray] | None:
+    def solve_relaxation(self, time_left: float | None, name: str, bounded: bool = False) -> tuple[float, np.ndarray] | None:
         self._hand_over()
-        h, hs = self.h, self.hs
         self._limit(time_left)
+        if not bounded:
+            return self._relax_here(name)
+        try:
+            # HiGHS may overrun its limit here too (presolve), by a second at a million cases
+            return call_bounded(lambda: self._relax_here(name), time_limit(time_left))
+        except Overrun:
+            return None
+
+    def _relax_here(self, name: str) -> tuple[float, np.ndarray] | None:
+        h, hs = self.h, self.hs
         h.setOptionValue("solve_relaxation", True)
         try:
             h.run()
