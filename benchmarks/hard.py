@@ -36,7 +36,7 @@ from benchmarks.generate import generate_cases, with_capacities
 
 ROOT = Path(__file__).resolve().parents[1]
 STATES = ROOT / "inputs" / "eu_efta_2014.csv"
-LADDER = (20, 60, 200, 500, 1_500, 5_000, 15_000, 50_000, 150_000, 500_000, 1_000_000)
+LADDER = (20, 60, 200, 500, 1_500, 5_000, 15_000, 50_000, 150_000, 200_000, 500_000, 1_000_000)
 NEEDS = {"medical": 0.04, "wheelchair": 0.01, "minor": 0.05, "elderly": 0.03, "trauma": 0.02}
 
 
