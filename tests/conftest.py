@@ -105,6 +105,8 @@ TARGETS: dict[str, tuple[str, str]] = {
     "near_whole": ("optimizer.model.relaxed", "near_whole"),
     # the squares stage's LP relaxation cut to the hull
     "relaxed_squares": ("optimizer.model.stages", "relaxed_squares"),
+    # the links stage's relaxation and the plan near it
+    "relaxed_links": ("optimizer.model.stages", "relaxed_links"),
     # fixing rows of whole-number objectives with a slack below one
     "whole_slack": ("optimizer.model.stages", "_whole_slack"),
 }
@@ -447,6 +449,12 @@ MUTATIONS: dict[str, Mutation] = {
         "relaxed_squares",
         returns(lambda model, time_left: None),
         ("test_bounds.py::test_squares_bound_from_their_relaxation_cut_to_the_hull",),
+    ),
+    "relaxed_links": Mutation(
+        "no relaxation or plan near it for the links stage",
+        "relaxed_links",
+        returns(lambda model, time_left: None),
+        ("test_bounds.py::test_links_stage_looks_near_its_relaxation_when_the_solver_has_not_proven_it",),
     ),
     "whole_slack": Mutation(
         "whole-number objectives fixed with the relative slack",

@@ -29,7 +29,7 @@ from .matrix import PlacementModel, tolerance
 from .problem import Problem, square_cut_points, squares_noise
 from .origins import cell_warm_start
 from .reach import reach_burdens
-from .relaxed import near_relaxation, near_whole, relaxed_squares, relaxed_start
+from .relaxed import near_relaxation, near_whole, relaxed_links, relaxed_squares, relaxed_start
 from .honour import honour_given
 from .warmstart import links_exchanged
 
@@ -140,12 +140,68 @@ def _links(model: PlacementModel, counts: np.ndarray, honoured: np.ndarray, time
         stage = Stage("links_honoured", achieved, Status.OPTIMAL, 0.0, 0.0, "count")
     else:
         model.objective(model.y_cols, model.honour, maximize=True)
-        stage = _run(model, "links_honoured", counts[model.xt, model.xs], honoured, time_left, None, gap)
-        if stage.status != Status.OPTIMAL and stage.gap is None:  # the gap to every link honoured
-            stage = replace(stage, gap=max(most - stage.objective, 0.0) / max(most, 1.0))
+        started = time.perf_counter()
+        stage = _run(model, "links_honoured", counts[model.xt, model.xs], honoured, _part(time_left, FIRST_LINKS_SHARE), None, gap)
+        if stage.status != Status.OPTIMAL:
+            stage = _links_near_relaxation(model, time_left, gap)
+        stage = replace(stage, seconds=time.perf_counter() - started)
         counts, honoured = model.counts(), model.honoured()
     model.fix(model.y_cols, model.honour, stage.objective, maximized=True, slack=_whole_slack(stage.objective, model.honour))
     return stage, counts, honoured
+
+
+# The part of its time the links stage gives the solver before it looks near its relaxation: what
+# the solver proves at once (the demo, most small instances) is solved as it always was.
+FIRST_LINKS_SHARE = 1 / 3
+
+
+def _part(time_left: Callable[[], float | None], share: float) -> Callable[[], float | None]:
+    """`share` of the time left now, as a clock of its own (no limit stays no limit)."""
+    left = time_left()
+    if left is None:
+        return time_left
+    keep = max(left, 0.0) * (1 - share)
+    return lambda: time_left() - keep
+
+
+def _links_near_relaxation(model: PlacementModel, time_left, gap: float) -> Stage:
+    """The links stage when the solver did not prove it in its first part of the time: the plan
+    near the relaxation (`relaxed_links`) where it honours more, proven when it meets the
+    relaxation's bound (rounded down where links are whole), else the solver again from the better
+    plan with the time left; its gap, where the solver gives none, to that bound."""
+    problem = model.problem
+    counts, honoured = model.counts(), model.honoured()
+    bound, counts, honoured, achieved = _near_links(model, counts, honoured, problem.honour_value(honoured), time_left)
+    whole = _whole_bound(bound, model.honour)
+    if _meets(-achieved, -whole, gap):
+        model.values = model.complete(counts[model.xt, model.xs], honoured)
+        return Stage("links_honoured", achieved, Status.OPTIMAL, _gap(-achieved, -whole), 0.0, "bound")
+    again = _run(model, "links_honoured", counts[model.xt, model.xs], honoured, time_left, None, gap)
+    if again.status != Status.OPTIMAL and again.gap is None:
+        again = replace(again, gap=max(whole - again.objective, 0.0) / max(whole, 1.0))
+    return again
+
+
+def _near_links(model: PlacementModel, counts: np.ndarray, honoured: np.ndarray, achieved: float, time_left) -> tuple[float, np.ndarray, np.ndarray, float]:
+    """The links stage's bound (its LP relaxation's optimum, else every link honoured in its best
+    state) and the better of the plan in hand and the plan near the relaxation (`relaxed_links`),
+    with the links it honours."""
+    problem = model.problem
+    relaxed = relaxed_links(model, time_left)
+    if relaxed is None:
+        return problem.most_honour(), counts, honoured, achieved
+    bound, near_counts, near_honoured = relaxed
+    if near_counts is not None:
+        value = problem.honour_value(near_honoured)
+        if value > achieved and model.satisfied(model.complete(near_counts[model.xt, model.xs], near_honoured)):
+            return bound, near_counts, near_honoured, value
+    return bound, counts, honoured, achieved
+
+
+def _whole_bound(bound: float, coefficients: np.ndarray) -> float:
+    """A maximised objective's bound rounded down to a whole number where every plan's objective
+    is one (whole coefficients on whole columns)."""
+    return float(np.floor(bound + 1e-9)) if np.array_equal(coefficients, np.round(coefficients)) else bound
 
 
 # Of the time left when a stage starts, the part it leaves to each stage after it (at most half in
