@@ -4,8 +4,9 @@ The relaxation of a stage (every count continuous) is a lower bound on its optim
 its counts are fractional, the stage restricted to plans near it (the whole counts fixed, the
 fractional types and the small units free) is a small problem whose optimum is a plan at or near
 the bound: a start for the solver, or the proof itself when it meets the bound. Used by the
-stages (`stages`): the cell stage's start, minimised stages that no other bound proves, and the
-squares stage, whose relaxation is first cut to the convex hull of the squares at whole burdens.
+stages (`stages`): the cell stage's start, minimised stages that no other bound proves, the links
+stage when the solver has not proven it in its first part of the time, and the squares stage,
+whose relaxation is first cut to the convex hull of the squares at whole burdens.
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ def relaxed_squares(model: PlacementModel, time_left) -> tuple[float, np.ndarray
         if left is not None and left <= 0:
             break
         try:
+            # in this process, not bounded: each round starts from the basis of the one before
             relaxed = model.backend.solve_relaxation(left, "squared_relative_deviation")
         except Infeasible:
             return None

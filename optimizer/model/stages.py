@@ -141,7 +141,7 @@ def _links(model: PlacementModel, counts: np.ndarray, honoured: np.ndarray, time
     else:
         model.objective(model.y_cols, model.honour, maximize=True)
         started = time.perf_counter()
-        stage = _run(model, "links_honoured", counts[model.xt, model.xs], honoured, _part(time_left, FIRST_LINKS_SHARE), None, gap)
+        stage = _run(model, "links_honoured", counts[model.xt, model.xs], honoured, _keeping(time_left, 1 - FIRST_LINKS_SHARE), None, gap)
         if stage.status != Status.OPTIMAL:
             stage = _links_near_relaxation(model, time_left, gap)
         stage = replace(stage, seconds=time.perf_counter() - started)
@@ -155,12 +155,13 @@ def _links(model: PlacementModel, counts: np.ndarray, honoured: np.ndarray, time
 FIRST_LINKS_SHARE = 1 / 3
 
 
-def _part(time_left: Callable[[], float | None], share: float) -> Callable[[], float | None]:
-    """`share` of the time left now, as a clock of its own (no limit stays no limit)."""
+def _keeping(time_left: Callable[[], float | None], kept: float) -> Callable[[], float | None]:
+    """The time left now less the part `kept` of it, as a clock of its own (no limit stays no
+    limit)."""
     left = time_left()
     if left is None:
         return time_left
-    keep = max(left, 0.0) * (1 - share)
+    keep = max(left, 0.0) * kept
     return lambda: time_left() - keep
 
 
@@ -211,11 +212,7 @@ LEAVE_PER_STAGE = 0.2
 
 def _clock(time_left: Callable[[], float | None], later: int) -> Callable[[], float | None]:
     """The time left for one stage when `later` stages follow it."""
-    left = time_left()
-    if left is None:
-        return time_left
-    keep = max(left, 0.0) * min(0.5, LEAVE_PER_STAGE * max(later, 0))
-    return lambda: time_left() - keep
+    return _keeping(time_left, min(0.5, LEAVE_PER_STAGE * max(later, 0)))
 
 
 def _toward_goal(problem: Problem, bounds: Relaxation, start_x: np.ndarray, start_y: np.ndarray, minimax: bool, time_left) -> tuple[np.ndarray, np.ndarray]:
@@ -441,11 +438,12 @@ def _fairest(model: PlacementModel, honoured: np.ndarray, time_left, deviation: 
         floor = relaxed[0] if floor is None else max(floor, relaxed[0])
         near = near_whole(model, relaxed[1], time_left, name)
         if near is not None:
-            near_honoured = honour_given(problem.types, near) if model.y0 is not None else honoured
-            near_values = model.complete(near[model.xt, model.xs].astype(float), near_honoured if model.y0 is not None else None)
+            near_honoured = honour_given(problem.types, near) if model.y0 is not None else None
+            near_values = model.complete(near[model.xt, model.xs].astype(float), near_honoured)
             near_value = float(problem.squares(problem.burden(near)).sum())
             if near_value < value and model.satisfied(near_values):
-                values, value, honoured = near_values, near_value, near_honoured
+                values, value = near_values, near_value
+                honoured = honoured if near_honoured is None else near_honoured
                 model.values = values
     if floor is not None:
         if _meets(value, floor, gap, noise) and model.satisfied(values):
