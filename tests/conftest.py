@@ -89,7 +89,7 @@ TARGETS: dict[str, tuple[str, str]] = {
     "reach": ("optimizer.model.reach", "Reaching.reach"),
     "reach_chain": ("optimizer.model.reach", "Reaching._reach_chain"),
     "reach_release": ("optimizer.model.reach", "Reaching._release"),
-    "warm_start_shares": ("optimizer.model.warmstart", "Packing.place_share"),
+    "warm_start_shares": ("optimizer.model.packing", "Packing.place_share"),
     # HiGHS run in a copy of the process, killed when the time limit has passed
     "highs_bounded": ("optimizer.model.backends.highs", "call_bounded"),
     # the model's rows handed to HiGHS in one call when a solve needs them
@@ -109,7 +109,25 @@ TARGETS: dict[str, tuple[str, str]] = {
     "relaxed_links": ("optimizer.model.stages", "relaxed_links"),
     # fixing rows of whole-number objectives with a slack below one
     "whole_slack": ("optimizer.model.stages", "_whole_slack"),
+    # the warm start's first fill in bulk: tiers of types, link classes, honoured links
+    "bulk_tiers": ("optimizer.model.bulk", "fill_tier"),
+    "bulk_links": ("optimizer.model.bulk", "place_links_in_bulk"),
+    "bulk_honour": ("optimizer.model.honour", "_in_bulk"),
 }
+
+
+def hard_instance(family: str, n_cases: int, folder: Path):
+    """A generated instance of `benchmarks.hard` (states of inputs/eu_efta_2014.csv) written out
+    and read back as the command does: (states, the Pact key's shares, cases, command options)."""
+    from benchmarks.hard import instance
+    from optimizer.keys import PRESETS, compute_key
+    from optimizer.schema import load_cases, load_states
+
+    states, cases, options = instance(family, n_cases, 1)
+    states.reset_index().to_csv(folder / "states.csv", index=False)
+    cases.to_csv(folder / "cases.csv", index=False)
+    states = load_states(folder / "states.csv")
+    return states, compute_key(states, PRESETS["pact-2024"]).shares, load_cases(folder / "cases.csv"), options
 
 
 def resolve(feature: str) -> tuple[Any, str]:
@@ -461,6 +479,24 @@ MUTATIONS: dict[str, Mutation] = {
         "whole_slack",
         returns(lambda value, coefficients: 1e-6 * max(1.0, abs(value))),
         ("test_bounds.py::test_whole_objectives_are_fixed_with_less_than_one_unit_of_slack",),
+    ),
+    "bulk_tiers": Mutation(
+        "every tier left to the one-by-one greedy",
+        "bulk_tiers",
+        returns_argument("ts"),
+        ("test_bulk_fill.py::test_bulk_fill_places_everyone_as_well_as_one_by_one",),
+    ),
+    "bulk_links": Mutation(
+        "no linked units placed in rounds",
+        "bulk_links",
+        returns(lambda packing, classes: None),
+        ("test_bulk_fill.py::test_bulk_links_pin_within_each_pooled_row",),
+    ),
+    "bulk_honour": Mutation(
+        "no links honoured in rounds",
+        "bulk_honour",
+        returns(lambda *args: None),
+        ("test_bulk_fill.py::test_honour_in_bulk_matches_one_by_one_and_is_idempotent",),
     ),
 }
 

@@ -14,16 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.hard import instance
 from optimizer.model import Settings, plan
 from optimizer.model.bounds import Relaxation, burden_range
 from optimizer.model.problem import make_problem
 from optimizer.model.types import build_types
 from optimizer.model.reach import reach_burdens
 from optimizer.model.warmstart import warm_start
-from optimizer.keys import PRESETS, compute_key
-from optimizer.schema import load_cases, load_states
-from conftest import INPUTS, make_cases, relocate, switched_off
+from conftest import INPUTS, hard_instance, make_cases, relocate, switched_off
 
 DEMO = INPUTS / "scenarios" / "pact-2024-families.toml"
 
@@ -43,20 +40,11 @@ def test_demo_stages_proven_by_the_relaxation(tmp_path, capsys):
     assert re.search(r"total\\_deviation: 8\.0460 \(optimal(, gap [0-9.e-]+)?; proof: met the one-type relaxation's bound\)", stages_line)
 
 
-def _hard(family: str, n_cases: int, folder):
-    """A generated instance of `benchmarks.hard` written out and read back as the command does."""
-    states, cases, options = instance(family, n_cases, 1)
-    states.reset_index().to_csv(folder / "states.csv", index=False)
-    cases.to_csv(folder / "cases.csv", index=False)
-    states = load_states(folder / "states.csv")
-    return states, compute_key(states, PRESETS["pact-2024"]).shares, load_cases(folder / "cases.csv"), options
-
-
 def test_bound_proves_what_the_solver_could_not(tmp_path):
     """Every case excludes three random states (200 cases, 32 states of inputs/eu_efta_2014.csv):
     before the bounds the squares stage ended `feasible` (gap 1.4e-5) at a 10 s limit; the
     relaxation's bound proves it at once (the limit here only keeps a mutant short)."""
-    states, shares, cases, _ = _hard("exclusions-3", 200, tmp_path)
+    states, shares, cases, _ = hard_instance("exclusions-3", 200, tmp_path)
     result = plan(states, shares, Settings(time_limit=30), cases=cases)
     proofs = {stage.name: stage.proof for stage in result.stages}
     assert proofs["squared_relative_deviation"] == "bound" and proofs["total_deviation"] == "bound"
@@ -72,7 +60,7 @@ def test_relaxation_proves_that_not_everyone_fits(tmp_path, monkeypatch):
     from optimizer.model.matrix import PlacementModel
     from optimizer.settings import Links
 
-    states, shares, cases, _ = _hard("hard-links-2", 1500, tmp_path)
+    states, shares, cases, _ = hard_instance("hard-links-2", 1500, tmp_path)
     runs: list[tuple[str, int, str]] = []
     real = PlacementModel.run
 
@@ -113,7 +101,7 @@ def test_no_improvement_rounds_when_not_everyone_fits(tmp_path, monkeypatch):
     import optimizer.model.placement as placement
     from optimizer.settings import Links
 
-    states, shares, cases, _ = _hard("hard-links-2", 1500, tmp_path)
+    states, shares, cases, _ = hard_instance("hard-links-2", 1500, tmp_path)
     budgets: list[float] = []
     real = placement.warm_start
 
@@ -124,7 +112,7 @@ def test_no_improvement_rounds_when_not_everyone_fits(tmp_path, monkeypatch):
     monkeypatch.setattr(placement, "warm_start", recorded)
     result = plan(states, shares, Settings(links=Links.HARD, time_limit=30), cases=cases)
     assert result.counts.placed_persons < result.counts.persons and budgets[-1] <= 0
-    everyone = plan(*_hard("exclusions-3", 200, tmp_path)[:2], Settings(time_limit=30), cases=_hard("exclusions-3", 200, tmp_path)[2])
+    everyone = plan(*hard_instance("exclusions-3", 200, tmp_path)[:2], Settings(time_limit=30), cases=hard_instance("exclusions-3", 200, tmp_path)[2])
     assert everyone.counts.placed_persons == everyone.counts.persons and budgets[-1] > 5
 
 
@@ -165,7 +153,7 @@ def test_reach_moves_a_plan_to_the_burdens_of_another(tmp_path):
     """The 5-need family (2,000 cases, 32 states): the greedy start (built toward the fair
     targets, which meets the solved burdens already) moved toward other burdens reaches them
     exactly, within every capacity."""
-    states, shares, cases, _ = _hard("needs-5", 2000, tmp_path)
+    states, shares, cases, _ = hard_instance("needs-5", 2000, tmp_path)
     result = plan(states, shares, Settings(), cases=cases)
     # the solved burdens with 5 units more in the state with the most room left, taken from the
     # largest state
@@ -192,7 +180,7 @@ def test_out_of_time_the_plan_in_hand_stands(tmp_path, capsys, monkeypatch):
     file written (not an error)."""
     import optimizer.model.stages as stages
 
-    _, _, cases, _ = _hard("exclusions-3", 5000, tmp_path)
+    _, _, cases, _ = hard_instance("exclusions-3", 5000, tmp_path)
     called: list[str] = []
     monkeypatch.setattr(stages, "reach_burdens", lambda *args: called.append("reach_burdens"))
     monkeypatch.setattr(stages, "honour_given", lambda *args: called.append("honour_given"))
@@ -242,7 +230,7 @@ def test_a_stage_no_bound_proves_starts_near_its_relaxation(tmp_path, monkeypatc
     from optimizer.settings import Links
 
     records = _near_records(monkeypatch)
-    states, shares, cases, _ = _hard("hard-links-2", 1500, tmp_path)
+    states, shares, cases, _ = hard_instance("hard-links-2", 1500, tmp_path)
     result = plan(states, shares, Settings(links=Links.HARD), cases=cases)
     optimum = {stage.name: stage.objective for stage in result.stages}
     bound, near, persons = records["total_deviation"]
@@ -261,7 +249,7 @@ def test_squares_bound_from_their_relaxation_cut_to_the_hull(tmp_path, monkeypat
     from optimizer.settings import Links
 
     records = _near_records(monkeypatch)
-    states, shares, cases, _ = _hard("hard-links-2", 1500, tmp_path)
+    states, shares, cases, _ = hard_instance("hard-links-2", 1500, tmp_path)
     result = plan(states, shares, Settings(links=Links.HARD), cases=cases)
     optimum = {stage.name: stage.objective for stage in result.stages}["squared_relative_deviation"]
     assert optimum == pytest.approx(1672.8371163063541, abs=1e-9)
@@ -281,7 +269,7 @@ def test_links_stage_looks_near_its_relaxation_when_the_solver_has_not_proven_it
     import optimizer.model.stages as stages
     from optimizer.settings import Links
 
-    states, shares, cases, _ = _hard("soft-links-2", 1500, tmp_path)
+    states, shares, cases, _ = hard_instance("soft-links-2", 1500, tmp_path)
     links = lambda result: {stage.name: stage for stage in result.stages}["links_honoured"]  # noqa: E731
     plain = links(plan(states, shares, Settings(links=Links.SOFT), cases=cases))
     assert plain.status == "optimal" and plain.objective == pytest.approx(1197, abs=1e-6)
@@ -355,7 +343,7 @@ def test_warm_start_shares_types_out_when_burden_per_person_differs(tmp_path):
     """Distinct weights per case (5,000 cases; a 9-person family may weigh 1.00, a single person
     3.00): filled type by type, the states run out of places long before their targets; with
     every type shared out first the start is 1.6 x closer to them."""
-    states, shares, cases, _ = _hard("weights", 5000, tmp_path)
+    states, shares, cases, _ = hard_instance("weights", 5000, tmp_path)
     types = build_types(cases, list(states.index), Settings())
     result = plan(states, shares, Settings(time_limit=30), cases=cases)
     problem = make_problem(states, result.states["target"].to_numpy(dtype=float), types)

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .bulk import accepted, in_bulk, ranked_links
+
 if TYPE_CHECKING:
     from .types import CaseTypes
 
@@ -27,6 +29,7 @@ def honour_given(types: CaseTypes, counts: np.ndarray, preferred: np.ndarray | N
     honoured = np.zeros((n_classes, n_states), dtype=np.int64)
     if n_classes == 0:
         return honoured
+
     used = np.zeros_like(counts)
     left = types.link_count.astype(np.int64).copy()
     rows = (types.excluded > 0) & (types.limit > 0)
@@ -47,12 +50,45 @@ def honour_given(types: CaseTypes, counts: np.ndarray, preferred: np.ndarray | N
             left[l] -= k
             slack[t, others] -= k
 
+    # classes of base types without pooled rows (no slack to keep), when there are many, in bulk
+    # (`bulk`); the others (or all) one by one, the code below
+    one_by_one = rows[types.link_base].any(axis=1) | (not in_bulk(types))
+    most = np.array([h.max() for h in types.link_honour], dtype=float)
+    if not one_by_one.all():
+        _in_bulk(types, counts, preferred, np.flatnonzero(~one_by_one), most, honoured, used, left)
     if preferred is not None:
-        for l, s in zip(*np.nonzero(preferred)):
-            take(int(l), int(s), int(preferred[l, s]))
-    for l in np.argsort(-np.array([h.max() for h in types.link_honour], dtype=float), kind="stable"):
+        apart = np.flatnonzero(one_by_one)
+        for i, s in zip(*np.nonzero(preferred[apart])):
+            take(int(apart[i]), int(s), int(preferred[apart[i], s]))
+    for l in np.argsort(-most, kind="stable"):
+        if not one_by_one[l]:
+            continue
         for k in np.argsort(-types.link_honour[l], kind="stable"):
             if left[l] == 0:
                 break
             take(int(l), int(types.link_states[l][k]), int(left[l]))
     return honoured
+
+
+def _in_bulk(types: CaseTypes, counts: np.ndarray, preferred: np.ndarray | None, classes: np.ndarray, most: np.ndarray, honoured: np.ndarray, used: np.ndarray, left: np.ndarray) -> None:
+    """`honour_given` for the link classes `classes` (base types without pooled rows) in rounds:
+    the preferred entries, then every class's first linked state (classes with the most honour
+    first), then its second, ...; each class and state once, each round within the units of its
+    type left there (`bulk.accepted`)."""
+    n_states = counts.shape[1]
+
+    def honour(ls: np.ndarray, states: np.ndarray, want: np.ndarray) -> None:
+        ts = types.link_base[ls]
+        k = accepted(want, [(ts * n_states + states, np.ones(len(ls)), (counts[ts, states] - used[ts, states]).astype(float)), (ls, np.ones(len(ls)), left[ls].astype(float))])
+        np.add.at(honoured, (ls, states), k)
+        np.add.at(used, (ts, states), k)
+        np.subtract.at(left, ls, k)
+
+    if preferred is not None:
+        l, s = np.nonzero(preferred[classes])
+        honour(classes[l], s, preferred[classes[l], s])
+    owner, states, rank = ranked_links(types, classes[np.argsort(-most[classes], kind="stable")])
+    bounds = np.r_[0, np.flatnonzero(np.diff(rank)) + 1, len(rank)]
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        has = left[owner[a:b]] > 0
+        honour(owner[a:b][has], states[a:b][has], left[owner[a:b][has]])

@@ -14,7 +14,7 @@ import numpy as np
 from .problem import burden_unit
 from .types import CaseTypes
 from .honour import honour_given
-from .warmstart import _EPS, Packing
+from .packing import _EPS, Packing
 
 # States on each side (above and below their goal) that `Reaching.reach` tries moves between per round.
 REACH_STATES = 8
@@ -32,10 +32,12 @@ class Reaching(Packing):
     def load(self, counts: np.ndarray, honoured: np.ndarray) -> None:
         """Start from a given plan (counts, honoured link-class units) instead of building one."""
         self.counts = counts.astype(np.int64).copy()
-        for t in np.flatnonzero(self.counts.any(axis=1)):
-            self.counts[t] = 0
-            states = np.flatnonzero(counts[t])
-            self.add(int(t), states, counts[t, states].astype(float))
+        types = self.types
+        for r in range(len(self.burden)):
+            self.burden[r] = types.burden[self.row == r] @ self.counts[self.row == r]
+        self.persons = types.persons.astype(float) @ self.counts
+        for n, q in self.need_of.items():
+            self.need_used[n] = q.astype(float) @ self.counts
         for l, s in zip(*np.nonzero(honoured)):
             self.pin(int(l), int(s), int(honoured[l, s]))
 

@@ -75,7 +75,8 @@ class CaseTypes:
     @cached_property
     def allowed(self) -> list[np.ndarray]:
         """Per base type: the participant positions some of its units may go to."""
-        return [np.flatnonzero(row) for row in self.limit > 0]
+        types, states = np.nonzero(self.limit > 0)
+        return np.split(states, np.cumsum(np.bincount(types, minlength=self.n_types))[:-1])
 
     def variants(self) -> list[tuple[int, int, int]]:
         """(base type, excluded state or -1, units) for every kind of unit, in type order."""
