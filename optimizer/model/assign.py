@@ -97,30 +97,32 @@ def spread(excluded_units: np.ndarray, plain_units: int, places: np.ndarray) -> 
     is tight (at most two can be), most constrained first.
     """
     n = len(places)
-    f = np.append(np.asarray(excluded_units, dtype=np.int64), int(plain_units))  # kinds: e..., plain
-    r = np.append(np.asarray(places, dtype=np.int64), 0)  # bins: states..., unplaced
-    total = int(f.sum())
-    r[n] = total - int(r[:n].sum())
-    if r[n] < 0 or (r[:n] + f[:n] > total).any():
+    # Python ints and lists: a call takes a few dozen steps over a few dozen states, where numpy's
+    # per-call overhead is most of the time (3,242 calls at a million cases with weights)
+    f = [int(x) for x in excluded_units] + [int(plain_units)]  # kinds: e..., plain
+    r = [int(x) for x in places] + [0]  # bins: states..., unplaced
+    total = sum(f)
+    r[n] = total - sum(r[:n])
+    if r[n] < 0 or any(r[s] + f[s] > total for s in range(n)):
         raise ValueError("units cannot be handed out: a state needs more units than may go there")
     z = np.zeros((n + 1, n + 1), dtype=np.int64)
     for _ in range(4 * (n + 2) ** 2):
         if total == 0:
             break
-        key = r[:n] + f[:n]
-        tight = np.flatnonzero(key >= total)
+        key = [r[s] + f[s] for s in range(n)]
+        tight = {s for s in range(n) if key[s] >= total}
         if len(tight) > 2:
             raise ValueError("units cannot be handed out")
-        order = np.argsort(-key, kind="stable")
-        kinds = [*order[f[order] > 0].tolist(), *([n] if f[n] > 0 else [])]
-        bins = [*order[r[order] > 0].tolist(), *([n] if r[n] > 0 else [])]
-        pair = _first_pair(kinds, bins, set(tight.tolist()), n)
+        order = sorted(range(n), key=lambda s: -key[s])  # stable: ties in state order
+        kinds = [s for s in order if f[s] > 0] + ([n] if f[n] > 0 else [])
+        bins = [s for s in order if r[s] > 0] + ([n] if r[n] > 0 else [])
+        pair = _first_pair(kinds, bins, tight, n)
         if pair is None:
             raise ValueError("units cannot be handed out")
         c, b = pair
         # the largest key of a state not served (keys in descending order already)
-        others = next((int(key[s]) for s in order.tolist() if s != c and s != b), None)
-        k = min(int(f[c]), int(r[b]), total - others if others is not None else total)
+        others = next((key[s] for s in order if s != c and s != b), None)
+        k = min(f[c], r[b], total - others if others is not None else total)
         z[c, b] += k
         f[c] -= k
         r[b] -= k

@@ -171,7 +171,7 @@ class PlacementModel:
         if n == 0:
             return first
         rows = np.asarray(rows, dtype=np.int64)
-        order = np.argsort(rows, kind="stable")
+        order = _stable_order(rows, n)
         starts = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))[:-1]]).astype(np.int32)
         upper = np.asarray(upper, dtype=float)
         cols = np.asarray(cols, dtype=np.int32)[order]
@@ -405,3 +405,14 @@ class PlacementModel:
         out = np.zeros((len(self.problem.types.link_count), self.problem.n_states), dtype=np.int64)
         out[self.yl, self.ys] = np.round(self.values[self.y0 : self.y0 + len(self.yl)]).astype(np.int64)
         return out
+
+
+def _stable_order(rows: np.ndarray, n: int) -> np.ndarray:
+    """`np.argsort(rows, kind="stable")` for row numbers below n, the same order, faster: none
+    needed when already in order (rows per type), and numpy's radix sort for 16-bit keys (rows
+    per state: 0.16 -> 0.03 s for 2.6 million entries)."""
+    if len(rows) < 2 or (rows[1:] >= rows[:-1]).all():
+        return np.arange(len(rows))
+    if n <= 1 << 16:
+        return np.argsort(rows.astype(np.uint16), kind="stable")
+    return np.argsort(rows, kind="stable")

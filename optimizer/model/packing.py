@@ -313,13 +313,18 @@ class Packing:
 
     # -- links ---------------------------------------------------------------------------------
 
-    def _profile(self, t: int) -> tuple:
-        """What a unit of type t weighs in the objectives and rows: persons, burden and need
-        persons; with origins, its burden and origin only (the cells count burden per origin;
-        persons and needs of a trade are then checked against the capacities, `_trade_fits`)."""
-        if self.types.origin is not None:
-            return float(self.types.burden[t]), int(self.types.origin[t])
-        return int(self.types.persons[t]), float(self.types.burden[t]), tuple(int(q[t]) for q in self.need_of.values())
+    def _profiles(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Units alike in what they weigh in the objectives and rows: persons, burden and need
+        persons; with origins, burden and origin only (the cells count burden per origin; persons
+        and needs of a trade are then checked against the capacities, `_trade_fits`). (Per type
+        the number of its profile, per profile its types in order.)"""
+        types = self.types
+        if types.origin is not None:
+            columns = [types.burden.astype(float), types.origin.astype(float)]
+        else:
+            columns = [types.persons.astype(float), types.burden.astype(float), *(q.astype(float) for q in self.need_of.values())]
+        group = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)[1].ravel()
+        return group, np.split(np.argsort(group, kind="stable"), np.cumsum(np.bincount(group))[:-1])
 
     def _trade_fits(self, t: int, u: int, s0: int, s1: int) -> bool:
         """Whether t (in s0) and u (in s1) can trade places within the persons and need capacities."""
@@ -338,13 +343,17 @@ class Packing:
         the same persons, burden and needs (of any base type): the deviation does not change. With
         origins: of the same burden and origin, where the capacities allow (no cell changes)."""
         types = self.types
-        profile: dict[tuple, list[int]] = {}
-        for t in range(types.n_types):
-            profile.setdefault(self._profile(t), []).append(t)
+        # only classes not fully honoured gain (the trades pin units of the class at hand alone)
+        short = self.honoured.sum(axis=1) < types.link_count
+        if not short.any():
+            return
+        group, alike = self._profiles()
         for l in np.lexsort((types.burden[types.link_base], types.persons[types.link_base])):
+            if not short[l]:
+                continue
             t = int(types.link_base[l])
             e = int(types.link_excluded[l])
-            key = self._profile(t)
+            partners = alike[group[t]].tolist()
             for s1 in types.link_states[l][np.argsort(-types.link_honour[l], kind="stable")]:
                 s1 = int(s1)
                 while self.honoured[l].sum() < types.link_count[l]:
@@ -354,7 +363,7 @@ class Packing:
                         s0 = int(s0)
                         if s0 == s1:
                             continue
-                        for u in profile[key]:
+                        for u in partners:
                             if u == t:
                                 # a plain unit of t already in s1 just becomes the honoured one
                                 ok = self.free(t)[s1] > 0 and self.pin_room(t, e, s1) >= 1

@@ -33,6 +33,9 @@ from .warmstart import warm_start
 # The part of the time limit left after building the problem that the warm start's improvement
 # rounds may take.
 WARM_START_SHARE = 0.25
+# Seconds per case kept from the stages for what follows them within the limit: the ties settled
+# and the cases handed out (at a million cases 0.5-1 s; measured in benchmarks/hard.py's ladder).
+AFTER_STAGES_PER_CASE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ def solve(
     problem = make_problem(states, targets.fair, types, cell_targets(types, targets.fair, list(states.index)))
     t1 = time.perf_counter()
     end = deadline if deadline is not None else None if settings.time_limit is None else t0 + settings.time_limit
+    if end is not None and types.unit_of_case is not None:
+        end -= AFTER_STAGES_PER_CASE * len(types.unit_of_case)
     bounds = Relaxation.make(problem, settings, reference)
     improve_until = None if end is None else t1 + improvement_share(problem, bounds, end) * max(end - t1, 0.0)
     if problem.cells is not None:

@@ -256,8 +256,7 @@ def build_types(cases: pd.DataFrame, codes: list[str], settings: Settings) -> Ca
     pattern = np.full(n_units, -1, dtype=np.int64)
     apart = np.flatnonzero((reason == 0) & ~pooled)
     if len(apart):
-        packed = np.packbits(allowed[apart], axis=1)
-        pattern[apart] = pd.factorize(pd.Series([row.tobytes() for row in packed], dtype=object), sort=True)[0]
+        pattern[apart] = _pattern_numbers(np.packbits(allowed[apart], axis=1))
     key = {"origin": unit_origin} if origins else {}
     key.update({"persons": persons, "burden": burden, "pattern": pattern, "reason": reason})
     key.update({f"need:{n}": q for n, q in unit_need.items()})
@@ -302,6 +301,16 @@ def build_types(cases: pd.DataFrame, codes: list[str], settings: Settings) -> Ca
         origins=origins,
         origin=unit_origin[first_unit] if origins else None,
     )
+
+
+def _pattern_numbers(packed: np.ndarray) -> np.ndarray:
+    """Per row of bytes, the number of its distinct value, values numbered in sorted (bytewise)
+    order. Up to 8 bytes (64 states) a row is one big-endian integer, in the same order."""
+    if packed.shape[1] <= 8:
+        wide = np.zeros((len(packed), 8), dtype=np.uint8)
+        wide[:, : packed.shape[1]] = packed
+        return np.unique(wide.view(">u8").ravel(), return_inverse=True)[1].ravel()
+    return pd.factorize(pd.Series([row.tobytes() for row in packed], dtype=object), sort=True)[0]
 
 
 def row_groups(columns: list[np.ndarray]) -> np.ndarray:
