@@ -113,7 +113,7 @@ def spread(excluded_units: np.ndarray, plain_units: int, places: np.ndarray) -> 
         tight = {s for s in range(n) if key[s] >= total}
         if len(tight) > 2:
             raise ValueError("units cannot be handed out")
-        order = sorted(range(n), key=lambda s: -key[s])  # stable: ties in state order
+        order = sorted(range(n), key=key.__getitem__, reverse=True)  # stable: ties in state order
         kinds = [s for s in order if f[s] > 0] + ([n] if f[n] > 0 else [])
         bins = [s for s in order if r[s] > 0] + ([n] if r[n] > 0 else [])
         pair = _first_pair(kinds, bins, tight, n)
@@ -212,8 +212,15 @@ def _case_table(cases: pd.DataFrame, case_state: np.ndarray, codes: list[str], w
     state_codes = code_array[case_state]
     links = cases["links"].to_numpy(dtype=object)
     honoured = np.full(len(cases), "", dtype=object)
-    for i in np.flatnonzero(links != ""):
-        honoured[i] = "true" if state_codes[i] and state_codes[i] in links[i].split(";") else "false"
+    rows = np.flatnonzero(links != "")
+    if len(rows):
+        # each distinct list of links split once (a million cases have a few hundred)
+        which, distinct = pd.factorize(links[rows])
+        position = {code: i for i, code in enumerate(codes)}
+        linked = np.zeros((len(distinct), len(codes) + 1), dtype=bool)  # last column: unplaced
+        for j, text in enumerate(distinct):
+            linked[j, [position[code] for code in text.split(";") if code in position]] = True
+        honoured[rows] = np.where(linked[which, case_state[rows]], "true", "false")
     return pd.DataFrame(
         {
             "case_id": cases["case_id"].to_numpy(),
@@ -238,7 +245,9 @@ def _unplaced_reasons(types: CaseTypes, unit_state: np.ndarray, states: pd.DataF
     allowed = types.allowed
     n_states = types.limit.shape[1]
     key = types.unit_base[unplaced] * (n_states + 1) + types.unit_excluded[unplaced] + 1
-    for value in np.unique(key):
+    values, which = np.unique(key, return_inverse=True)
+    whys = np.full(len(values), "", dtype=object)
+    for i, value in enumerate(values.tolist()):
         t, excluded = int(value // (n_states + 1)), int(value % (n_states + 1)) - 1
         if types.no_state_reason[t]:
             why = f"{REASON_NO_STATE}: {types.no_state_reason[t]}"
@@ -254,7 +263,8 @@ def _unplaced_reasons(types: CaseTypes, unit_state: np.ndarray, states: pd.DataF
                     if q[t] and not np.isnan(need_caps).any():
                         why = REASON_NEED.format(need=need)
                         break
-        reasons[unplaced[key == value]] = why
+        whys[i] = why
+    reasons[unplaced] = whys[which.ravel()]
     return reasons
 
 

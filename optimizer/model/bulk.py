@@ -89,8 +89,8 @@ def _pin(packing: Packing, classes: np.ndarray, states: np.ndarray, k: np.ndarra
 
 
 def _resources(packing: Packing, ts: np.ndarray, states: np.ndarray) -> list[Resource]:
-    """What a state's proposals share: its row's deficit (burden), persons, needs, and each type's
-    limit there."""
+    """What a state's proposals share: its row's deficit (burden; first), persons, needs, and each
+    type's room there."""
     types = packing.types
     n_states = packing.target.shape[1]
     rows = packing.row[ts]
@@ -199,6 +199,16 @@ def _fits(packing: Packing, ts: np.ndarray) -> np.ndarray:
     return np.maximum(fit, 0)
 
 
+def turns(keys: np.ndarray) -> np.ndarray:
+    """Per entry, how many entries before it have the same key (0, 1, ...)."""
+    order = np.argsort(keys, kind="stable")
+    first = np.r_[True, keys[order][1:] != keys[order][:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(len(keys)), 0))
+    out = np.empty(len(keys), dtype=np.int64)
+    out[order] = np.arange(len(keys)) - start
+    return out
+
+
 def ranked_links(types: CaseTypes, classes: np.ndarray, apart: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(class, state, round) for every linked state of the link classes `classes`, by round and
     then in the order of `classes`: round k holds every class's k-th linked state (most honour
@@ -218,13 +228,8 @@ def ranked_links(types: CaseTypes, classes: np.ndarray, apart: np.ndarray | None
     keep = position[owner] >= 0
     owner, states, rank = owner[keep], states[keep], rank[keep]
     if apart is not None and apart.any():
-        # the how-manieth class of its base type each class is, in the order of `classes`
-        base = types.link_base[classes]
-        by_base = np.lexsort((np.arange(len(classes)), base))
-        first = np.r_[True, base[by_base][1:] != base[by_base][:-1]]
-        start = np.maximum.accumulate(np.where(first, np.arange(len(classes)), 0))
         turn = np.zeros(n, dtype=np.int64)
-        turn[classes[by_base]] = np.arange(len(classes)) - start
+        turn[classes] = turns(types.link_base[classes])  # the how-manieth class of its base type
         rank = np.where(apart[owner], turn[owner] * (lens.max() + 1) + rank, rank)
     order = np.lexsort((position[owner], rank))
     return owner[order], states[order].astype(np.int64), rank[order]
@@ -285,6 +290,25 @@ def place_all(packing: Packing, order: np.ndarray, tier_keys: list[np.ndarray], 
             packing.place(t)
 
 
+def place_shares(packing: Packing, order: np.ndarray, bulk: bool) -> None:
+    """`Packing.place_share` for every type in `order`; with `bulk` all at once: each type's share
+    of every state it may go to, the states accepting in the types' order within their persons,
+    needs and the types' room (`accepted`)."""
+    if not bulk:
+        for t in order.tolist():
+            packing.place_share(t)
+        return
+    types = packing.types
+    target = np.where(types.limit[order] > 0, np.maximum(packing.target[packing.row[order]], 0.0), 0.0)
+    total = target.sum(axis=1)
+    remaining = types.count[order] - packing.counts[order].sum(axis=1)
+    share = np.floor(remaining[:, None] * target / np.where(total > 0, total, 1.0)[:, None] + _EPS)
+    i, s = np.nonzero(share > 0)  # in the types' order, then the states'
+    ts = order[i]
+    take = accepted(share[i, s].astype(np.int64), _resources(packing, ts, s)[1:])
+    _commit(packing, ts, s, take)
+
+
 def place_links_all(packing: Packing, bulk: bool) -> None:
     """`Packing.place_links`, with `bulk` in rounds first (`place_links_in_bulk`)."""
     types = packing.types
@@ -293,4 +317,4 @@ def place_links_all(packing: Packing, bulk: bool) -> None:
     packing.place_links()
 
 
-__all__ = ["BULK_FROM", "accepted", "in_bulk", "fill_tier", "place_all", "place_links_all", "place_links_in_bulk", "ranked_links"]
+__all__ = ["BULK_FROM", "accepted", "in_bulk", "fill_tier", "place_all", "place_links_all", "place_links_in_bulk", "place_shares", "ranked_links", "turns"]

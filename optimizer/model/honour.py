@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .bulk import accepted, in_bulk, ranked_links
+from .bulk import accepted, in_bulk, ranked_links, turns
 
 if TYPE_CHECKING:
     from .types import CaseTypes
@@ -50,19 +50,14 @@ def honour_given(types: CaseTypes, counts: np.ndarray, preferred: np.ndarray | N
             left[l] -= k
             slack[t, others] -= k
 
-    # classes of base types without pooled rows (no slack to keep), when there are many, in bulk
-    # (`bulk`); the others (or all) one by one, the code below
-    one_by_one = rows[types.link_base].any(axis=1) | (not in_bulk(types))
     most = np.array([h.max() for h in types.link_honour], dtype=float)
-    if not one_by_one.all():
-        _in_bulk(types, counts, preferred, np.flatnonzero(~one_by_one), most, honoured, used, left)
+    if in_bulk(types):
+        _in_bulk(types, counts, preferred, most, honoured, used, left, slack)
+        return honoured
     if preferred is not None:
-        apart = np.flatnonzero(one_by_one)
-        for i, s in zip(*np.nonzero(preferred[apart])):
-            take(int(apart[i]), int(s), int(preferred[apart[i], s]))
+        for l, s in zip(*np.nonzero(preferred)):
+            take(int(l), int(s), int(preferred[l, s]))
     for l in np.argsort(-most, kind="stable"):
-        if not one_by_one[l]:
-            continue
         for k in np.argsort(-types.link_honour[l], kind="stable"):
             if left[l] == 0:
                 break
@@ -70,25 +65,41 @@ def honour_given(types: CaseTypes, counts: np.ndarray, preferred: np.ndarray | N
     return honoured
 
 
-def _in_bulk(types: CaseTypes, counts: np.ndarray, preferred: np.ndarray | None, classes: np.ndarray, most: np.ndarray, honoured: np.ndarray, used: np.ndarray, left: np.ndarray) -> None:
-    """`honour_given` for the link classes `classes` (base types without pooled rows) in rounds:
-    the preferred entries, then every class's first linked state (classes with the most honour
-    first), then its second, ...; each class and state once, each round within the units of its
-    type left there (`bulk.accepted`)."""
+def _in_bulk(types: CaseTypes, counts: np.ndarray, preferred: np.ndarray | None, most: np.ndarray, honoured: np.ndarray, used: np.ndarray, left: np.ndarray, slack: np.ndarray) -> None:
+    """`honour_given` in rounds (many link classes): the preferred entries, then every class's
+    first linked state (classes with the most honour first), then its second, ...; each round
+    within the units of each type left in each state (`bulk.accepted`). The entries of a pooled
+    type take turns, one per round: an honoured unit takes slack from every pooled row of its
+    type but its own state's and its excluded state's."""
     n_states = counts.shape[1]
+    pooled = (slack < np.iinfo(np.int64).max // 4).any(axis=1)[types.link_base]
 
     def honour(ls: np.ndarray, states: np.ndarray, want: np.ndarray) -> None:
-        ts = types.link_base[ls]
-        k = accepted(want, [(ts * n_states + states, np.ones(len(ls)), (counts[ts, states] - used[ts, states]).astype(float)), (ls, np.ones(len(ls)), left[ls].astype(float))])
+        ts, excluded = types.link_base[ls], types.link_excluded[ls]
+        others = np.ones((len(ls), n_states), dtype=bool)
+        at = np.arange(len(ls))
+        others[at, states] = False
+        others[at[excluded >= 0], excluded[excluded >= 0]] = False
+        resources = [
+            (ts * n_states + states, np.ones(len(ls)), (counts[ts, states] - used[ts, states]).astype(float)),
+            (ls, np.ones(len(ls)), left[ls].astype(float)),
+            (ts, np.ones(len(ls)), np.where(others, slack[ts], np.inf).min(axis=1, initial=np.inf)),
+        ]
+        k = accepted(want, resources)
         np.add.at(honoured, (ls, states), k)
         np.add.at(used, (ts, states), k)
         np.subtract.at(left, ls, k)
+        np.subtract.at(slack, ts, k[:, None] * others)
 
     if preferred is not None:
-        l, s = np.nonzero(preferred[classes])
-        honour(classes[l], s, preferred[classes[l], s])
-    owner, states, rank = ranked_links(types, classes[np.argsort(-most[classes], kind="stable")])
-    bounds = np.r_[0, np.flatnonzero(np.diff(rank)) + 1, len(rank)]
+        l, s = np.nonzero(preferred)
+        turn = np.where(pooled[l], turns(types.link_base[l]), 0)
+        for r in range(int(turn.max(initial=-1)) + 1):
+            now = turn == r
+            honour(l[now], s[now], preferred[l[now], s[now]])
+    owner, states, rounds = ranked_links(types, np.argsort(-most, kind="stable"), pooled)
+    bounds = np.r_[0, np.flatnonzero(np.diff(rounds)) + 1, len(rounds)]
     for a, b in zip(bounds[:-1], bounds[1:]):
         has = left[owner[a:b]] > 0
         honour(owner[a:b][has], states[a:b][has], left[owner[a:b][has]])
+

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .bulk import in_bulk, place_all, place_links_all
+from .bulk import in_bulk, place_all, place_links_all, place_shares
 from .honour import honour_given
 from .packing import Packing
 
@@ -74,8 +74,7 @@ def _packed(types: CaseTypes, capacity: np.ndarray, need_capacity: dict[str, np.
     many = in_bulk(types)
     place_links_all(packing, many)
     if shares:
-        for t in order:
-            packing.place_share(int(t))
+        place_shares(packing, order, many)
     place_all(packing, order, tier_keys, many)
     packing.place_leftovers()
     return packing
