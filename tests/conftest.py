@@ -113,6 +113,11 @@ TARGETS: dict[str, tuple[str, str]] = {
     "bulk_tiers": ("optimizer.model.bulk", "fill_tier"),
     "bulk_links": ("optimizer.model.bulk", "place_links_in_bulk"),
     "bulk_honour": ("optimizer.model.honour", "_in_bulk"),
+    "bulk_shares": ("optimizer.model.bulk", "place_shares"),
+    # a solve not begun when the model could not be handed over in the time left; the stages
+    # leaving time for the ties and the hand-out
+    "hand_over_check": ("optimizer.model.backends.highs", "HighsBackend._too_late"),
+    "after_stages": ("optimizer.model.placement", "_stages_end"),
 }
 
 
@@ -497,6 +502,24 @@ MUTATIONS: dict[str, Mutation] = {
         "bulk_honour",
         returns(lambda *args: None),
         ("test_bulk_fill.py::test_honour_in_bulk_matches_one_by_one_and_is_idempotent",),
+    ),
+    "bulk_shares": Mutation(
+        "no shares placed at once",
+        "bulk_shares",
+        returns(lambda packing, order, bulk: None),
+        ("test_bulk_fill.py::test_shares_in_bulk_are_the_one_by_one_shares",),
+    ),
+    "hand_over_check": Mutation(
+        "solves begun whatever the time left",
+        "hand_over_check",
+        returns(lambda self, time_left: False),
+        ("test_bounds.py::test_no_solve_begun_that_the_model_could_not_reach_in_time",),
+    ),
+    "after_stages": Mutation(
+        "the stages use the whole limit",
+        "after_stages",
+        returns_argument("end"),
+        ("test_bounds.py::test_the_stages_leave_time_for_what_follows_them",),
     ),
 }
 

@@ -416,3 +416,42 @@ def test_highs_gets_the_rows_in_one_call_per_solve(tmp_path, capsys, monkeypatch
     code, _, err = relocate("solve", DEMO, "--out", tmp_path / "demo", "--report", "none", capsys=capsys)
     assert code == 0, err
     assert calls["addRows"] and all(n <= calls["run"][model] for model, n in calls["addRows"].items())
+
+
+def test_no_solve_begun_that_the_model_could_not_reach_in_time():
+    """A model held back (1,000 integer columns, one row) and less time left than handing it to
+    HiGHS takes (`HAND_OVER_PER_NONZERO`; 2.25 s at a million cases): no solve is begun, nothing
+    is handed over, the caller keeps its plan; with time, the same model solves."""
+    from optimizer.errors import InfeasibleError
+    from optimizer.model.backends.highs import HAND_OVER_PER_NONZERO, HighsBackend
+
+    backend = HighsBackend(0.0)
+    n = 1000
+    backend.add_columns(np.full(n, 5.0), True)
+    backend.add_rows(np.array([3.0]), np.array([np.inf]), np.array([0], dtype=np.int32), np.arange(n, dtype=np.int32), np.ones(n))
+    backend.set_objective(np.ones(n), False)
+    too_little = 0.5 * 2 * n * HAND_OVER_PER_NONZERO
+    assert backend.solve_relaxation(too_little, "stage") is None
+    with pytest.raises(InfeasibleError, match="within the time limit"):
+        backend.solve(too_little, "stage")
+    assert backend.h.getNumCol() == 0
+    assert backend.solve(None, "stage").objective == pytest.approx(3.0)
+
+
+def test_the_stages_leave_time_for_what_follows_them(tmp_path, monkeypatch):
+    """The stages stop early by `AFTER_STAGES_PER_CASE` per case, for the ties and the hand-out of
+    the cases to end within the limit too (here 10 ms a case: 15 s of a 60 s limit)."""
+    import optimizer.model.placement as placement
+
+    states, shares, cases, _ = hard_instance("exclusions-3", 1500, tmp_path)
+    monkeypatch.setattr(placement, "AFTER_STAGES_PER_CASE", 0.01)
+    seen: list[float] = []
+    real = placement.solve_stages
+
+    def spied(model, settings, start_x, start_y, time_left, *rest):
+        seen.append(time_left())
+        return real(model, settings, start_x, start_y, time_left, *rest)
+
+    monkeypatch.setattr(placement, "solve_stages", spied)
+    plan(states, shares, Settings(time_limit=60), cases=cases)
+    assert 35 < seen[0] <= 45

@@ -100,16 +100,36 @@ def test_bulk_links_pin_within_each_pooled_row(weights, monkeypatch):
     assert in_bulk.honoured.sum() == one_by_one.honoured.sum() == 1163
 
 
-def test_honour_in_bulk_matches_one_by_one_and_is_idempotent(exclusions, monkeypatch):
-    """Which linked units a plan honours, for classes of unpooled types in rounds: within the
-    counts, as many as one by one, and the same again when given as the preferred choice."""
-    types, problem = exclusions
+def test_shares_in_bulk_are_the_one_by_one_shares(weights):
+    """Every type's first share of every state (weights: burden per person differs), placed at
+    once: the counts `Packing.place_share` gives type by type."""
+    from optimizer.model.packing import Packing
+
+    types, problem = weights
+    args = (types, problem.capacity, problem.need_capacity, problem.target)
+    order = np.lexsort((-types.burden, -types.persons))
+    one_by_one, in_bulk = Packing(*args), Packing(*args)
+    for t in order.tolist():
+        one_by_one.place_share(t)
+    bulk.place_shares(in_bulk, order, True)
+    assert one_by_one.counts.sum() == 8506
+    assert np.array_equal(in_bulk.counts, one_by_one.counts)
+
+
+@pytest.mark.parametrize("family", ["exclusions", "weights"])
+def test_honour_in_bulk_matches_one_by_one_and_is_idempotent(family, request, monkeypatch):
+    """Which linked units a plan honours, in rounds (weights: the classes of a pooled type taking
+    turns): within the counts, as many as one by one, and the same again when given as the
+    preferred choice."""
+    types, problem = request.getfixturevalue(family)
     monkeypatch.setattr(bulk, "BULK_FROM", 10**9)
     counts, _ = warm_start(types, problem.capacity, problem.need_capacity, problem.target)
     one_by_one = honour_given(types, counts)
     monkeypatch.setattr(bulk, "BULK_FROM", 0)
     in_bulk = honour_given(types, counts)
     assert in_bulk.sum() == one_by_one.sum() > 1000
+    pooled = (types.excluded > 0).any(axis=1)[types.link_base]
+    assert in_bulk[pooled].sum() == one_by_one[pooled].sum() == (405 if family == "weights" else 0)
     used = np.zeros_like(counts)
     np.add.at(used, (types.link_base[np.nonzero(in_bulk)[0]], np.nonzero(in_bulk)[1]), in_bulk[np.nonzero(in_bulk)])
     assert (used <= counts).all() and (in_bulk.sum(axis=1) <= types.link_count).all()

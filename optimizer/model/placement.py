@@ -91,9 +91,7 @@ def solve(
         targets = state_targets(states, shares, total_burden, per_person=per_person, count_hosted=settings.count_hosted, hosted_column=settings.hosted_column)
     problem = make_problem(states, targets.fair, types, cell_targets(types, targets.fair, list(states.index)))
     t1 = time.perf_counter()
-    end = deadline if deadline is not None else None if settings.time_limit is None else t0 + settings.time_limit
-    if end is not None and types.unit_of_case is not None:
-        end -= AFTER_STAGES_PER_CASE * len(types.unit_of_case)
+    end = _stages_end(deadline if deadline is not None else None if settings.time_limit is None else t0 + settings.time_limit, types)
     bounds = Relaxation.make(problem, settings, reference)
     improve_until = None if end is None else t1 + improvement_share(problem, bounds, end) * max(end - t1, 0.0)
     if problem.cells is not None:
@@ -115,6 +113,14 @@ def solve(
     build_seconds = (t1 - t0) + (time.perf_counter() - t2) - solve_seconds
     times = {"warm_start": t2 - t1, "build": build_seconds, "solve": solve_seconds}
     return Solution(counts, solved.honoured, solved.stages, targets, times, backend.name, ties, problem.cells)
+
+
+def _stages_end(end: float | None, types: CaseTypes) -> float | None:
+    """When the stages must stop for what follows them (the ties, the hand-out of the cases) to
+    end by `end` too."""
+    if end is None or types.unit_of_case is None:
+        return end
+    return end - AFTER_STAGES_PER_CASE * len(types.unit_of_case)
 
 
 def improvement_share(problem: Problem, bounds: Relaxation | None, end: float) -> float:
