@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import takewhile
 
 import numpy as np
 import pandas as pd
@@ -109,11 +110,11 @@ def spread(excluded_units: np.ndarray, plain_units: int, places: np.ndarray) -> 
     for _ in range(4 * (n + 2) ** 2):
         if total == 0:
             break
-        key = [r[s] + f[s] for s in range(n)]
-        tight = {s for s in range(n) if key[s] >= total}
+        key = [a + b for a, b in zip(r, f)]  # (the last, the unplaced bin's, is not a state's)
+        order = sorted(range(n), key=key.__getitem__, reverse=True)  # stable: ties in state order
+        tight = set(takewhile(lambda s: key[s] >= total, order))
         if len(tight) > 2:
             raise ValueError("units cannot be handed out")
-        order = sorted(range(n), key=key.__getitem__, reverse=True)  # stable: ties in state order
         kinds = [s for s in order if f[s] > 0] + ([n] if f[n] > 0 else [])
         bins = [s for s in order if r[s] > 0] + ([n] if r[n] > 0 else [])
         pair = _first_pair(kinds, bins, tight, n)
@@ -158,17 +159,19 @@ def assign_units(types: CaseTypes, counts: np.ndarray, honoured: np.ndarray) -> 
     pooled = types.excluded.any(axis=1)
     plain = rest[~pooled[types.unit_base[rest]]]
     _in_state_order(types.unit_base[plain], plain, slots, state)
-    every = np.arange(n_states)
-    bounds = np.searchsorted(types.unit_base[rest], np.arange(types.n_types + 1))
-    for t in np.flatnonzero(pooled):
-        mine_all = rest[bounds[t] : bounds[t + 1]]
-        kind = types.unit_excluded[mine_all]
-        z, z_plain = spread(np.bincount(kind[kind >= 0], minlength=n_states), int((kind < 0).sum()), slots[t])
-        for e in range(-1, n_states):
-            mine = mine_all[kind == e]
-            if len(mine):
-                places = np.repeat(every, z_plain if e < 0 else z[e])
-                state[mine[: len(places)]] = places
+    # Pooled types: per type and kind of unit (plain, or excluded from one state) the places
+    # `spread` gives, then every kind's units into its places in state order at once.
+    units = rest[pooled[types.unit_base[rest]]]
+    where = np.cumsum(pooled) - 1  # a pooled type's number among them
+    group = where[types.unit_base[units]] * (n_states + 1) + types.unit_excluded[units] + 1
+    per_kind = np.bincount(group, minlength=int(pooled.sum()) * (n_states + 1)).reshape(-1, n_states + 1)
+    places = np.zeros((len(per_kind) * (n_states + 1), n_states), dtype=np.int64)
+    for i, t in enumerate(np.flatnonzero(pooled).tolist()):
+        z, z_plain = spread(per_kind[i, 1:], int(per_kind[i, 0]), slots[t])
+        places[i * (n_states + 1)] = z_plain
+        places[i * (n_states + 1) + 1 : (i + 1) * (n_states + 1)] = z
+    order = np.argsort(group, kind="stable")  # by type and kind, case id order within
+    _in_state_order(group[order], units[order], places, state)
     return state
 
 
