@@ -455,3 +455,23 @@ def test_the_stages_leave_time_for_what_follows_them(tmp_path, monkeypatch):
     monkeypatch.setattr(placement, "solve_stages", spied)
     plan(states, shares, Settings(time_limit=60), cases=cases)
     assert 35 < seen[0] <= 45
+
+
+def test_a_loaded_plan_keeps_the_running_totals_to_the_last_bit(tmp_path):
+    """`Reaching.load` sums a plan's burdens, persons and needs at once, type after type as `add`
+    does: with weights (two decimals) a pairwise sum differs in the last bits, and the moves toward
+    the relaxation's burdens then missed them (50,000 cases: proven by the bound, then not)."""
+    from optimizer.model.reach import Reaching
+
+    states, shares, cases, _ = hard_instance("weights", 5000, tmp_path)
+    types = build_types(cases, list(states.index), Settings())
+    result = plan(states, shares, Settings(time_limit=30), cases=cases)
+    problem = make_problem(states, result.states["target"].to_numpy(dtype=float), types)
+    counts, honoured = warm_start(types, problem.capacity, problem.need_capacity, problem.target)
+    loaded = Reaching(types, problem.capacity, problem.need_capacity, problem.target)
+    loaded.load(counts, honoured)
+    added = Reaching(types, problem.capacity, problem.need_capacity, problem.target)
+    for t in range(types.n_types):
+        added.add(t, np.arange(counts.shape[1]), counts[t].astype(float))
+    assert np.array_equal(loaded.burden, added.burden) and np.array_equal(loaded.persons, added.persons)
+    assert all(np.array_equal(loaded.need_used[n], added.need_used[n]) for n in added.need_used)

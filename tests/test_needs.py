@@ -45,6 +45,15 @@ def test_bad_counts_are_refused_with_row_and_column(tmp_path, cell):
     assert "row 2" in message and "needs" in message and "1 to 9" in message
 
 
+def test_a_count_valid_for_one_case_is_refused_for_a_smaller_one(tmp_path):
+    """Each distinct needs cell is read once: the same cell, fine for a family of nine, names the
+    row of the family of three it does not fit."""
+    with pytest.raises(InputError) as caught:
+        _cases(tmp_path, "a,9,medical:5,,,\nb,9,medical:5,,,\nc,3,medical:5,,,\nd,2,medical:5,,,\n")
+    message = str(caught.value)
+    assert "row 4" in message and "needs" in message and "1 to 3" in message
+
+
 def test_a_family_with_one_medical_member_uses_one_medical_place():
     """On the shipped 2023 states: Malta has 20 places, and here one medical place. A family of
     nine with one member needing care fits (one medical place used); with all nine needing care it

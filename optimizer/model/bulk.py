@@ -2,20 +2,23 @@
 
 `Packing.place` fills one type at a time and `Packing.place_links` one link class at a time: a few
 dozen numpy calls each, some 60 microseconds. At a million cases that each exclude three states
-(93,000 types, 49,000 link classes) that is 8 s before the solver starts, more than a 10 s limit
+(93,000 types, 49,000 link classes) that was 8 s before the solver starts, more than a 10 s limit
 leaves. Here many types are filled together, in rounds:
 
 - the types of one *tier* (the greedy's order: same restrictions, needs, persons and burden) are
   laid end to end in the greedy's order, and so are the states' deficits, largest first, each
   lowered to a common level so that the tier spreads over the states as the one-by-one greedy does
   (it always fills the largest deficit first); a type gets the states its stretch of the line
-  meets;
-- link classes propose their units to their first linked state, then their second, ...;
-- every state accepts proposals in order while its deficit, persons, needs and each type's own
-  limit allow (`accepted`); what is refused proposes again in the next round.
+  meets; what is refused then goes to the state with room where it adds the least deviation;
+- link classes propose their units to their first linked state, then their second, ...; the
+  classes of a pooled type take turns (a pinned unit takes room in every pooled row of its type);
+- every state accepts proposals in order while its deficit, persons, needs and each type's room
+  allow (`accepted`); what is refused proposes again in the next round;
+- first shares (`Packing.place_share`) are placed at once, and `honour.honour_given` uses the same
+  rounds for which linked units a plan honours.
 
-What a few rounds leave over goes through the one-by-one greedy. Instances with fewer types keep
-the one-by-one greedy alone (`BULK_FROM`), so their plans do not change.
+What a few rounds leave over goes through the one-by-one greedy. Instances with fewer types or
+link classes than `BULK_FROM` keep the one-by-one greedy alone, so their plans do not change.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .packing import _EPS
+
 if TYPE_CHECKING:
     from .packing import Packing
     from .types import CaseTypes
-
-_EPS = 1e-9
 
 # Types or link classes from which the first fill is done in bulk.
 BULK_FROM = 10_000
@@ -36,6 +39,8 @@ BULK_FROM = 10_000
 ROUNDS = 8
 # Types in a tier from which it is filled in bulk (fewer cost little one by one).
 MIN_TIER = 32
+# Link classes of one pooled type that take turns in the rounds; the type's further ones go one by one.
+MAX_TURNS = 8
 
 Resource = tuple[np.ndarray, np.ndarray, np.ndarray]  # per proposal: key, use per unit, its key's allowance
 
@@ -209,6 +214,13 @@ def turns(keys: np.ndarray) -> np.ndarray:
     return out
 
 
+def taking_turns_too_long(types: CaseTypes, classes: np.ndarray, pooled: np.ndarray) -> np.ndarray:
+    """Per class of `classes`, whether it is a pooled type's class beyond its `MAX_TURNS`-th (in
+    the order of `classes`): a type with thousands of classes (200 regions) would take as many
+    rounds; those go one by one."""
+    return pooled[classes] & (turns(types.link_base[classes]) >= MAX_TURNS)
+
+
 def ranked_links(types: CaseTypes, classes: np.ndarray, apart: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(class, state, round) for every linked state of the link classes `classes`, by round and
     then in the order of `classes`: round k holds every class's k-th linked state (most honour
@@ -242,6 +254,7 @@ def place_links_in_bulk(packing: Packing, classes: np.ndarray) -> None:
     pooled row of its type but its own state's and its excluded state's (`Packing.pin_room`)."""
     types = packing.types
     pooled = np.array(packing._pooled, dtype=bool)[types.link_base]
+    classes = classes[~taking_turns_too_long(types, classes, pooled)]  # left to `Packing.place_links`
     owner, states, rounds = ranked_links(types, classes, pooled)
     left = types.link_count.astype(np.int64).copy()
     bounds = np.r_[0, np.flatnonzero(np.diff(rounds)) + 1, len(rounds)]
@@ -317,4 +330,4 @@ def place_links_all(packing: Packing, bulk: bool) -> None:
     packing.place_links()
 
 
-__all__ = ["BULK_FROM", "accepted", "in_bulk", "fill_tier", "place_all", "place_links_all", "place_links_in_bulk", "place_shares", "ranked_links", "turns"]
+__all__ = ["BULK_FROM", "accepted", "in_bulk", "fill_tier", "place_all", "place_links_all", "place_links_in_bulk", "place_shares", "ranked_links", "taking_turns_too_long", "turns"]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .bulk import accepted, in_bulk, ranked_links, turns
+from .bulk import accepted, in_bulk, ranked_links, taking_turns_too_long, turns
 
 if TYPE_CHECKING:
     from .types import CaseTypes
@@ -51,13 +51,15 @@ def honour_given(types: CaseTypes, counts: np.ndarray, preferred: np.ndarray | N
             slack[t, others] -= k
 
     most = np.array([h.max() for h in types.link_honour], dtype=float)
+    by_honour = np.argsort(-most, kind="stable")
+    one_by_one = np.ones(n_classes, dtype=bool)
     if in_bulk(types):
-        _in_bulk(types, counts, preferred, most, honoured, used, left, slack)
-        return honoured
+        one_by_one[by_honour] = _in_bulk(types, counts, preferred, by_honour, honoured, used, left, slack)
     if preferred is not None:
         for l, s in zip(*np.nonzero(preferred)):
-            take(int(l), int(s), int(preferred[l, s]))
-    for l in np.argsort(-most, kind="stable"):
+            if one_by_one[l]:
+                take(int(l), int(s), int(preferred[l, s]))
+    for l in by_honour[one_by_one[by_honour]]:
         for k in np.argsort(-types.link_honour[l], kind="stable"):
             if left[l] == 0:
                 break
@@ -65,14 +67,18 @@ def honour_given(types: CaseTypes, counts: np.ndarray, preferred: np.ndarray | N
     return honoured
 
 
-def _in_bulk(types: CaseTypes, counts: np.ndarray, preferred: np.ndarray | None, most: np.ndarray, honoured: np.ndarray, used: np.ndarray, left: np.ndarray, slack: np.ndarray) -> None:
+def _in_bulk(types: CaseTypes, counts: np.ndarray, preferred: np.ndarray | None, by_honour: np.ndarray, honoured: np.ndarray, used: np.ndarray, left: np.ndarray, slack: np.ndarray) -> np.ndarray:
     """`honour_given` in rounds (many link classes): the preferred entries, then every class's
-    first linked state (classes with the most honour first), then its second, ...; each round
-    within the units of each type left in each state (`bulk.accepted`). The entries of a pooled
-    type take turns, one per round: an honoured unit takes slack from every pooled row of its
-    type but its own state's and its excluded state's."""
+    first linked state (classes in the order `by_honour`), then its second, ...; each round within
+    the units of each type left in each state (`bulk.accepted`). The entries of a pooled type take
+    turns, one per round: an honoured unit takes slack from every pooled row of its type but its
+    own state's and its excluded state's. Returns, per class of `by_honour`, whether it was left
+    to the one-by-one greedy (a pooled type's classes beyond the turns it may take)."""
     n_states = counts.shape[1]
     pooled = (slack < np.iinfo(np.int64).max // 4).any(axis=1)[types.link_base]
+    apart = taking_turns_too_long(types, by_honour, pooled)
+    mine = np.ones(len(types.link_count), dtype=bool)
+    mine[by_honour[apart]] = False
 
     def honour(ls: np.ndarray, states: np.ndarray, want: np.ndarray) -> None:
         ts, excluded = types.link_base[ls], types.link_excluded[ls]
@@ -93,13 +99,14 @@ def _in_bulk(types: CaseTypes, counts: np.ndarray, preferred: np.ndarray | None,
 
     if preferred is not None:
         l, s = np.nonzero(preferred)
+        l, s = l[mine[l]], s[mine[l]]
         turn = np.where(pooled[l], turns(types.link_base[l]), 0)
         for r in range(int(turn.max(initial=-1)) + 1):
             now = turn == r
             honour(l[now], s[now], preferred[l[now], s[now]])
-    owner, states, rounds = ranked_links(types, np.argsort(-most, kind="stable"), pooled)
+    owner, states, rounds = ranked_links(types, by_honour[~apart], pooled)
     bounds = np.r_[0, np.flatnonzero(np.diff(rounds)) + 1, len(rounds)]
     for a, b in zip(bounds[:-1], bounds[1:]):
         has = left[owner[a:b]] > 0
         honour(owner[a:b][has], states[a:b][has], left[owner[a:b][has]])
-
+    return apart

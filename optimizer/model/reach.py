@@ -32,12 +32,18 @@ class Reaching(Packing):
     def load(self, counts: np.ndarray, honoured: np.ndarray) -> None:
         """Start from a given plan (counts, honoured link-class units) instead of building one."""
         self.counts = counts.astype(np.int64).copy()
-        types = self.types
-        for r in range(len(self.burden)):
-            self.burden[r] = types.burden[self.row == r] @ self.counts[self.row == r]
-        self.persons = types.persons.astype(float) @ self.counts
-        for n, q in self.need_of.items():
-            self.need_used[n] = q.astype(float) @ self.counts
+        # the running totals `add` would keep, type after type: a sequential sum (cumsum), not
+        # numpy's pairwise one, so that they are the same to the last bit (with weights the
+        # moves compare them with the goal)
+        units, types = self.counts.astype(float), self.types
+        if len(units):
+            for r in range(len(self.burden)):
+                mine = self.row == r
+                if mine.any():
+                    self.burden[r] = np.cumsum(units[mine] * types.burden[mine, None], axis=0)[-1]
+            self.persons = np.cumsum(units * types.persons[:, None], axis=0)[-1]
+            for n, q in self.need_of.items():
+                self.need_used[n] = np.cumsum(units * q[:, None], axis=0)[-1]
         for l, s in zip(*np.nonzero(honoured)):
             self.pin(int(l), int(s), int(honoured[l, s]))
 
